@@ -1,0 +1,53 @@
+# switch-agent developer targets (GNU make). `make help` lists them.
+# The set-up logic lives in scripts/setup.sh; this file only wires it up.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
+
+VENV        ?= .venv
+RYU_VENV    ?= .ryu-venv
+PY          := $(VENV)/bin/python
+PYTEST_ARGS ?=
+SETUP       := VENV=$(VENV) RYU_VENV=$(RYU_VENV) scripts/setup.sh
+
+.PHONY: help venv deps ryu-venv setup test run bench lint clean distclean
+
+help: ## show this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "  PYTEST_ARGS='...' is passed to pytest, e.g. make test PYTEST_ARGS='-k oxm -x'"
+
+venv: ## .venv (Python 3.11) with switch-agent installed editable + test/lint tools
+	@$(SETUP) venv
+
+deps: ## Debian packages the tests need (openvswitch-common: ovs-ofctl), only if missing
+	@$(SETUP) deps
+
+ryu-venv: ## .ryu-venv: Ryu 4.34 on pyenv's Python 3.9 (independent implementation for tests)
+	@$(SETUP) ryu-venv
+
+setup: venv deps ryu-venv ## all of the above
+
+test: setup ## set everything up, then run the test suite (pytest over tests/)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+run: venv ## offline demo of the OpenFlow library (swctl parse-flow / ofp-print)
+	@VENV=$(VENV) scripts/demo.sh
+
+bench: venv ryu-venv ## run every bench/*.py with the venv's Python (Ryu gives reference figures)
+	@shopt -s nullglob; benches=(bench/*.py); \
+	if (( $${#benches[@]} == 0 )); then echo "no benchmarks yet (bench/*.py)"; exit 0; fi; \
+	for b in "$${benches[@]}"; do echo "==> $$b"; $(PY) "$$b"; done
+
+lint: venv ## ruff on everything, mypy on openflow/ and datapath/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+clean: ## remove caches and build output (keeps the venvs)
+	rm -rf build dist *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
+	find . -path ./$(VENV) -prune -o -path ./$(RYU_VENV) -prune -o -name __pycache__ -type d -print0 | xargs -0 -r rm -rf
+
+distclean: clean ## also remove .venv and .ryu-venv
+	rm -rf $(VENV) $(RYU_VENV)

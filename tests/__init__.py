@@ -1,0 +1,1 @@
+"""Test suite of switch-agent (pytest; see docs/development.md)."""

@@ -1,0 +1,1 @@
+"""Unit tests: codecs, models and state machines, no I/O."""
