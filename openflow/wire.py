@@ -1,0 +1,42 @@
+"""Small wire helpers shared by the per-version codecs: header, padding, strings.
+
+No version logic lives here; ``v10``/``v13`` own their layouts.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from openflow.errors import CodecError, Err
+
+HEADER = struct.Struct("!BBHI")  # version, type, length, xid
+HEADER_SIZE = HEADER.size
+
+
+def pad8(size: int) -> int:
+    """Bytes of padding that bring ``size`` to a multiple of 8."""
+    return (8 - size % 8) % 8
+
+
+def need(buf: bytes | memoryview, offset: int, size: int, err: Err = Err.OFPBRC_BAD_LEN) -> None:
+    """Raise the codec error unless ``size`` bytes are available at ``offset``."""
+    if offset + size > len(buf):
+        raise CodecError(err, f"need {size} bytes at offset {offset}, have {len(buf) - offset}")
+
+
+def decode_str(raw: bytes) -> str:
+    """A fixed-size NUL-padded ASCII field (port name, descriptions)."""
+    end = raw.find(b"\0")
+    if end >= 0:
+        raw = raw[:end]
+    return raw.decode("utf-8", "replace")
+
+
+def encode_str(text: str, size: int) -> bytes:
+    """NUL-padded, truncated so at least one NUL terminates it."""
+    raw = text.encode("utf-8")[: size - 1]
+    return raw + b"\0" * (size - len(raw))
+
+
+def header(version: int, msg_type: int, length: int, xid: int) -> bytes:
+    return HEADER.pack(version, msg_type, length, xid)
