@@ -7,7 +7,8 @@ the input, is a ``CodecError`` carrying the spec's error (type, code).
 
 from __future__ import annotations
 
-from openflow import v10, v13
+import openflow.v10 as v10
+import openflow.v13 as v13
 from openflow.consts import OFP10, OFP13, OFP_MAX_MESSAGE_SIZE
 from openflow.errors import CodecError, Err
 from openflow.messages import Message

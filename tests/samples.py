@@ -263,9 +263,14 @@ def corpus(version: int) -> list[m.Message]:
     return common(version) + (only_v13() if version == OFP13 else [])
 
 
-def flow_mod_for_bench() -> m.FlowMod:
-    """A typical Ryu simple_switch flow-mod: in_port + eth_dst + eth_src -> output."""
-    return m.FlowMod(
-        match=Match.build(in_port=1, eth_dst=MAC2, eth_src=MAC1), priority=1,
-        instructions=(a.ApplyActions((a.Output(2, 0),)),), xid=0x1234,
-    )
+def flow_mods_for_bench(count: int = 4096) -> list[m.FlowMod]:
+    """Typical Ryu simple_switch flow-mods (in_port + eth_dst + eth_src -> output),
+    all different: 48 ports, distinct MACs, so no decode shortcut can repeat work."""
+    return [
+        m.FlowMod(
+            match=Match.build(in_port=1 + i % 48, eth_dst=MAC2 + i, eth_src=MAC1 + 7 * i),
+            priority=1, instructions=(a.ApplyActions((a.Output(1 + (i * 5) % 48, 0),)),),
+            xid=i + 1,
+        )
+        for i in range(count)
+    ]

@@ -16,8 +16,14 @@ import json
 import sys
 import traceback
 
-from ryu.ofproto import ofproto_parser, ofproto_protocol
-from ryu.ofproto import ofproto_v1_0, ofproto_v1_0_parser, ofproto_v1_3, ofproto_v1_3_parser
+from ryu.ofproto import (
+    ofproto_parser,
+    ofproto_protocol,
+    ofproto_v1_0,
+    ofproto_v1_0_parser,
+    ofproto_v1_3,
+    ofproto_v1_3_parser,
+)
 
 MODULES = {
     1: (ofproto_v1_0_parser, ofproto_v1_0),
