@@ -10,6 +10,8 @@ VENV        ?= .venv
 RYU_VENV    ?= .ryu-venv
 PY          := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# Only goes up: raise it when the suite covers more (measured total at the last raise: 98%).
+COVERAGE_FLOOR ?= 95
 SETUP       := VENV=$(VENV) RYU_VENV=$(RYU_VENV) scripts/setup.sh
 
 .PHONY: help venv deps ryu-venv setup test run bench lint clean distclean
@@ -30,8 +32,10 @@ ryu-venv: ## .ryu-venv: Ryu 4.34 on pyenv's Python 3.9 (independent implementati
 
 setup: venv deps ryu-venv ## all of the above
 
-test: setup ## set everything up, then run the test suite (pytest over tests/)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: setup ## set everything up, lint, then run the whole suite with a coverage floor
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 run: venv ## offline demo of the OpenFlow library (swctl parse-flow / ofp-print)
 	@VENV=$(VENV) scripts/demo.sh

@@ -1,4 +1,4 @@
-"""Small wire helpers shared by the per-version codecs: header, padding, strings.
+"""Small wire helpers shared by the per-version codecs: header struct, padding, strings.
 
 No version logic lives here; ``v10``/``v13`` own their layouts.
 """
@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import struct
 
-from openflow.errors import CodecError, Err
-
 HEADER = struct.Struct("!BBHI")  # version, type, length, xid
 HEADER_SIZE = HEADER.size
 
@@ -16,12 +14,6 @@ HEADER_SIZE = HEADER.size
 def pad8(size: int) -> int:
     """Bytes of padding that bring ``size`` to a multiple of 8."""
     return (8 - size % 8) % 8
-
-
-def need(buf: bytes | memoryview, offset: int, size: int, err: Err = Err.OFPBRC_BAD_LEN) -> None:
-    """Raise the codec error unless ``size`` bytes are available at ``offset``."""
-    if offset + size > len(buf):
-        raise CodecError(err, f"need {size} bytes at offset {offset}, have {len(buf) - offset}")
 
 
 def decode_str(raw: bytes) -> str:
@@ -37,6 +29,3 @@ def encode_str(text: str, size: int) -> bytes:
     raw = text.encode("utf-8")[: size - 1]
     return raw + b"\0" * (size - len(raw))
 
-
-def header(version: int, msg_type: int, length: int, xid: int) -> bytes:
-    return HEADER.pack(version, msg_type, length, xid)
