@@ -128,6 +128,38 @@ def _port_lines(ports: tuple[m.Port, ...]) -> list[str]:
     return lines
 
 
+_PACKET_IN_REASONS = {0: "no_match", 1: "action", 2: "invalid_ttl"}
+
+
+def _packet_in(version: int, msg: m.PacketIn) -> str:
+    """OVS's layout: ``[table_id=N] [cookie=0x..] total_len=98 in_port=1 (via no_match)
+    data_len=98 (unbuffered)``."""
+    parts = []
+    if version != OFP10:
+        if msg.table_id:
+            parts.append(f"table_id={msg.table_id}")
+        parts.append(f"cookie=0x{msg.cookie:x}")
+    parts.append(f"total_len={msg.total_len}")
+    parts.append(flowtext.format_match(msg.match) or "in_port=ANY")
+    parts.append(f"(via {_PACKET_IN_REASONS.get(msg.reason, msg.reason)})")
+    parts.append(f"data_len={len(msg.data)}")
+    parts.append("(unbuffered)" if msg.buffer_id == 0xFFFFFFFF else f"buffer=0x{msg.buffer_id:08x}")
+    return " ".join(parts)
+
+
+def _port_stats(version: int, e: m.PortStats) -> str:
+    lines = [
+        f"  port {port_name(e.port_no):>2}: rx pkts={e.rx_packets}, bytes={e.rx_bytes}, "
+        f"drop={e.rx_dropped}, errs={e.rx_errors}, frame={e.rx_frame_err}, "
+        f"over={e.rx_over_err}, crc={e.rx_crc_err}",
+        f"           tx pkts={e.tx_packets}, bytes={e.tx_bytes}, drop={e.tx_dropped}, "
+        f"errs={e.tx_errors}, coll={e.collisions}",
+    ]
+    if version != OFP10:
+        lines.append(f"           duration={flowtext.format_duration(e.duration_sec, e.duration_nsec)}")
+    return "\n".join(lines)
+
+
 def _body(version: int, msg: m.Message) -> list[str]:
     """Lines after the first one; the first line's tail is body[0]."""
     match msg:
@@ -151,9 +183,13 @@ def _body(version: int, msg: m.Message) -> list[str]:
         case m.PortStatus():
             reason = {0: "ADD", 1: "DEL", 2: "MOD"}.get(msg.reason, str(msg.reason))
             return [f"{reason}:"] + _port_lines((msg.port,))
-        case m.PacketIn() | m.PacketOut():
+        case m.PacketIn():
+            return [_packet_in(version, msg)] + ([hexdump(msg.data)] if msg.data else [])
+        case m.PacketOut():
             head = _fields(msg, skip=("xid", "data"))
             return [head] + ([hexdump(msg.data)] if msg.data else [])
+        case m.PortStatsReply():
+            return [f"{len(msg.entries)} ports"] + [_port_stats(version, e) for e in msg.entries]
         case m.GroupMod():
             return [flowtext.format_group_mod(msg)]
         case m.MeterMod():

@@ -124,6 +124,9 @@ EXPECTED_TEXT = {
 }
 
 
+SAME_TEXT = {"PortStatsReply", "PacketIn"}
+
+
 @pytest.mark.parametrize("version", [OFP10, OFP13], ids=["of10", "of13"])
 def test_ovs_ofctl_prints_our_encodings(ovs_ofctl: str, version: int) -> None:
     failures = []
@@ -136,11 +139,19 @@ def test_ovs_ofctl_prints_our_encodings(ovs_ofctl: str, version: int) -> None:
         if "decode error" in text or "***" in text_checked:
             failures.append(f"{name}: {text}")
             continue
-        ours_first = printer.format_message(version, msg).split(":", 1)[0]
+        ours_text = printer.format_message(version, msg)
+        ours_first = ours_text.split(":", 1)[0]
         theirs_first = text.split(":", 1)[0]
         # ovs-ofctl names a Nicira experimenter message by its subtype (NXT_...).
         if ours_first != theirs_first and name != "Experimenter":
             failures.append(f"{name}: name line {ours_first!r} vs ovs {theirs_first!r}")
+        # Our printer reproduces ovs-ofctl's lines exactly for these (a packet-in's first
+        # line; ovs-ofctl then dissects the packet where we dump it).
+        theirs_lines = text_checked.rstrip().splitlines()
+        if name in SAME_TEXT:
+            count = 1 if name == "PacketIn" else len(theirs_lines)
+            if ours_text.splitlines()[:count] != [ln.rstrip() for ln in theirs_lines[:count]]:
+                failures.append(f"{name}: ours\n{ours_text}\nvs ovs-ofctl\n{text}")
         for needle in EXPECTED_TEXT.get(name, []):
             if needle not in text:
                 failures.append(f"{name}: {needle!r} not in ovs-ofctl output:\n{text}")
