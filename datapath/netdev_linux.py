@@ -1,0 +1,849 @@
+"""Linux netdevs: `system` ports (AF_PACKET raw socket) and the `internal` port (tap).
+
+Sits beside netdev.py (the contract and the dummy) and keeps its promises on real
+interfaces. It owns everything kernel-specific about moving frames: the packet
+socket options (promiscuous membership, PACKET_IGNORE_OUTGOING, PACKET_AUXDATA for
+the stripped VLAN tag, PACKET_VNET_HDR for checksum/GSO offload state), batched
+receive and send with recvmmsg/sendmmsg through ctypes (per-packet
+recvmsg_into/sendmsg when ctypes is unavailable), reading the virtio_net_hdr that
+says what the kernel left undone (netdev.py's helpers then finish the frame), the
+few interface ioctls we need (index, MTU, MAC, flags, ethtool offloads) and tap
+creation. No threads: the owner waits on `fileno()` (asyncio add_reader) and
+drains with `recv_batch`.
+
+Offloads, as measured on veth (see bench/netdev_forward.py): a veth peer hands us
+TCP with partial checksums and 64 KB TSO super-frames. Each frame carries a
+virtio_net_hdr (PACKET_VNET_HDR) saying what was left undone; we complete the
+checksum in place, and segment super-frames into MSS-sized frames with their own
+IP/TCP headers and checksums, so every frame the datapath sees is an ordinary
+one. `set_offloads()` (ethtool ioctls) can instead turn TSO/GSO/GRO/tx-checksum
+off; on veth that must be done on the *sending* ends (the peer's TSO decides),
+and it is about twice as fast as segmenting in Python, whose checksum of a
+1.5 KB segment costs ~3-5 us here. Turning it off on our own ends changes
+nothing for what a veth peer sends (measured).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import mmap
+import os
+import socket
+import struct
+import sys
+from collections.abc import Callable, Iterable
+from itertools import accumulate, repeat
+
+from datapath.netdev import (
+    ETH_HLEN,
+    ETH_P_8021Q,
+    VLAN_TPID_SHIFT,
+    Frame,
+    NetdevStats,
+    RxFrame,
+    checksum_complete,
+    frame_fits_mtu,
+    gso_segment,
+)
+
+# ------------------------------------------------------------------ kernel constants
+# <linux/if_ether.h>, <linux/if_packet.h>
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_PROMISC = 1
+PACKET_STATISTICS = 6
+PACKET_AUXDATA = 8
+PACKET_VNET_HDR = 15
+PACKET_QDISC_BYPASS = 20
+PACKET_IGNORE_OUTGOING = 23
+TP_STATUS_VLAN_VALID = 1 << 4
+TP_STATUS_VLAN_TPID_VALID = 1 << 6
+# <asm-generic/socket.h>, <linux/socket.h>
+SO_RCVBUFFORCE = 33
+MSG_TRUNC = 0x20
+MSG_DONTWAIT = 0x40
+# <linux/sockios.h>, <linux/if.h>
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+SIOCGIFMTU = 0x8921
+SIOCSIFMTU = 0x8922
+SIOCSIFHWADDR = 0x8924
+SIOCGIFHWADDR = 0x8927
+SIOCGIFINDEX = 0x8933
+SIOCETHTOOL = 0x8946
+IFF_UP = 0x1
+IFF_RUNNING = 0x40
+ARPHRD_ETHER = 1
+# <linux/if_tun.h>
+TUNSETIFF = 0x400454CA
+TUNSETOFFLOAD = 0x400454D0
+TUNSETVNETHDRSZ = 0x400454D8
+IFF_TAP = 0x0002
+IFF_NO_PI = 0x1000
+IFF_VNET_HDR = 0x4000
+TUN_F_CSUM = 0x01
+TUN_F_TSO4 = 0x02
+TUN_F_TSO6 = 0x04
+TUN_F_TSO_ECN = 0x08
+# <linux/virtio_net.h>: struct virtio_net_hdr, native byte order (little-endian hosts);
+# the GSO types are in netdev.py with the segmentation they drive.
+VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
+VIRTIO_NET_HDR_GSO_NONE = 0
+VNET_HDR = struct.Struct("=BBHHHH")  # flags, gso_type, hdr_len, gso_size, csum_start, csum_offset
+VNET_HDR_LEN = VNET_HDR.size
+_VNET_ZERO = bytes(VNET_HDR_LEN)
+# <linux/ethtool.h>: legacy per-feature get/set commands (struct ethtool_value)
+ETHTOOL_FEATURES = {
+    "rx_csum": (0x14, 0x15),
+    "tx_csum": (0x16, 0x17),
+    "sg": (0x18, 0x19),
+    "tso": (0x1E, 0x1F),
+    "gso": (0x23, 0x24),
+    "gro": (0x2B, 0x2C),
+}
+
+# struct ifreq on LP64: 16-byte name + 24-byte union
+_IFREQ_INT = struct.Struct("16si20x")
+_IFREQ_SHORT = struct.Struct("16sH22x")
+_IFREQ_HWADDR = struct.Struct("16sH6s16x")
+_IFREQ_PTR = struct.Struct("16sP16x")
+_ETHTOOL_VALUE = struct.Struct("II")
+_PACKET_MREQ = struct.Struct("iHH8s")
+_TPACKET_STATS = struct.Struct("II")
+_AUX_VLAN = struct.Struct("=HH")  # tp_vlan_tci, tp_vlan_tpid at offset 16 of tpacket_auxdata
+_AUX_VLAN_OFF = 16
+_AUX_SIZE = 20
+# Offset of tp_status's low byte (the VLAN bits) inside the 32-bit word.
+_STATUS_LOW = 0 if sys.byteorder == "little" else 3
+
+# Receive slots hold a whole GSO super-frame (64 KB + headers); they are mmap'ed so
+# that only the pages a frame touches become resident.
+RX_SLOT_SIZE = 65536 + VNET_HDR_LEN + 64
+
+# Send errors that mean "this frame was not sent" (counted as tx_dropped): over the
+# MTU, queue full, link down (EIO is a tap that is down); any other errno is a
+# tx_error (device gone, malformed frame, ...).
+_TX_DROP_ERRNOS = frozenset({errno.EMSGSIZE, errno.ENOBUFS, errno.EAGAIN, errno.ENETDOWN, errno.EIO})
+_RX_QUIET_ERRNOS = frozenset({errno.EAGAIN, errno.EINTR})
+
+
+# ------------------------------------------------------------------ interface ioctls
+
+
+def _ifname(name: str) -> bytes:
+    raw = name.encode()
+    if not 0 < len(raw) < 16:
+        raise ValueError(f"interface name {name!r} must be 1..15 bytes")
+    return raw
+
+
+def _ioctl(sock: socket.socket, request: int, ifreq: bytes) -> bytes:
+    return fcntl.ioctl(sock.fileno(), request, ifreq)
+
+
+def if_index(sock: socket.socket, name: str) -> int:
+    """Interface index of `name` in the socket's network namespace."""
+    return _IFREQ_INT.unpack(_ioctl(sock, SIOCGIFINDEX, _IFREQ_INT.pack(_ifname(name), 0)))[1]
+
+
+def if_mtu(sock: socket.socket, name: str) -> int:
+    return _IFREQ_INT.unpack(_ioctl(sock, SIOCGIFMTU, _IFREQ_INT.pack(_ifname(name), 0)))[1]
+
+
+def set_if_mtu(sock: socket.socket, name: str, mtu: int) -> None:
+    _ioctl(sock, SIOCSIFMTU, _IFREQ_INT.pack(_ifname(name), mtu))
+
+
+def if_hw_addr(sock: socket.socket, name: str) -> bytes:
+    req = _IFREQ_HWADDR.pack(_ifname(name), 0, b"")
+    return _IFREQ_HWADDR.unpack(_ioctl(sock, SIOCGIFHWADDR, req))[2]
+
+
+def set_if_hw_addr(sock: socket.socket, name: str, hw_addr: bytes) -> None:
+    _ioctl(sock, SIOCSIFHWADDR, _IFREQ_HWADDR.pack(_ifname(name), ARPHRD_ETHER, hw_addr))
+
+
+def if_flags(sock: socket.socket, name: str) -> int:
+    req = _IFREQ_SHORT.pack(_ifname(name), 0)
+    return _IFREQ_SHORT.unpack(_ioctl(sock, SIOCGIFFLAGS, req))[1]
+
+
+def set_if_up(sock: socket.socket, name: str, up: bool) -> None:
+    """Set or clear IFF_UP (administrative state), keeping the other flags."""
+    flags = if_flags(sock, name)
+    flags = flags | IFF_UP if up else flags & ~IFF_UP
+    _ioctl(sock, SIOCSIFFLAGS, _IFREQ_SHORT.pack(_ifname(name), flags & 0xFFFF))
+
+
+def _ethtool(sock: socket.socket, name: str, cmd: int, value: int = 0) -> int:
+    buf = ctypes.create_string_buffer(_ETHTOOL_VALUE.pack(cmd, value), _ETHTOOL_VALUE.size)
+    _ioctl(sock, SIOCETHTOOL, _IFREQ_PTR.pack(_ifname(name), ctypes.addressof(buf)))
+    return _ETHTOOL_VALUE.unpack(buf.raw)[1]
+
+
+def get_offloads(sock: socket.socket, name: str) -> dict[str, bool]:
+    """The interface's offload switches (ethtool -k): rx_csum, tx_csum, sg, tso, gso, gro."""
+    return {key: bool(_ethtool(sock, name, get)) for key, (get, _) in ETHTOOL_FEATURES.items()}
+
+
+def set_offloads(sock: socket.socket, name: str, **features: bool) -> None:
+    """Turn offloads on/off (ethtool -K), e.g. `set_offloads(s, "veth0", tso=False, gro=False)`.
+
+    Turning tx_csum off also turns off TSO on most drivers (TSO needs it).
+    """
+    for key, on in features.items():
+        _, set_cmd = ETHTOOL_FEATURES[key]
+        _ethtool(sock, name, set_cmd, int(on))
+
+
+# ------------------------------------------------------------------ recvmmsg / sendmmsg
+
+
+class _IOVec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+class _MsgHdr(ctypes.Structure):
+    _fields_ = [
+        ("msg_name", ctypes.c_void_p),
+        ("msg_namelen", ctypes.c_uint32),
+        ("msg_iov", ctypes.c_void_p),
+        ("msg_iovlen", ctypes.c_size_t),
+        ("msg_control", ctypes.c_void_p),
+        ("msg_controllen", ctypes.c_size_t),
+        ("msg_flags", ctypes.c_int),
+    ]
+
+
+class _MMsgHdr(ctypes.Structure):
+    _fields_ = [("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint)]
+
+
+_MMSG_SIZE = ctypes.sizeof(_MMsgHdr)
+_IOV_SIZE = ctypes.sizeof(_IOVec)
+_CMSG_HDR = ctypes.sizeof(ctypes.c_size_t) + 2 * ctypes.sizeof(ctypes.c_int)  # CMSG_LEN(0)
+_CTL_SIZE = socket.CMSG_SPACE(_AUX_SIZE)
+_SIZE_T = "Q" if ctypes.sizeof(ctypes.c_size_t) == 8 else "I"
+
+
+
+_MmsgCall = Callable[..., int]
+
+
+def _load_mmsg() -> tuple[_MmsgCall, _MmsgCall] | None:
+    """libc's recvmmsg and sendmmsg through ctypes, or None where that is not possible."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        recvmmsg = libc.recvmmsg
+        sendmmsg = libc.sendmmsg
+    except (OSError, AttributeError):
+        return None
+    recvmmsg.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_void_p]
+    recvmmsg.restype = ctypes.c_int
+    sendmmsg.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
+    sendmmsg.restype = ctypes.c_int
+    return recvmmsg, sendmmsg
+
+
+_MMSG = _load_mmsg()
+
+
+def _address(buffer: mmap.mmap | bytearray) -> int:
+    return ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+
+
+class _RxRing:
+    """`count` receive slots in one mmap, each with an iovec, a control buffer and an mmsghdr.
+
+    Per-batch facts are read for all messages at once with strided memoryviews
+    (msg_len, the low bytes of msg_flags, the virtio_net_hdr flag and gso bytes at
+    each slot start, the auxdata status bytes), so the common case costs one list
+    comprehension, not a loop of unpack calls.
+    """
+
+    def __init__(self, count: int, slot_size: int) -> None:
+        self.count = count
+        self.slot_size = slot_size
+        self.data = mmap.mmap(-1, count * slot_size)
+        self.view = memoryview(self.data)
+        self.views = [self.view[i * slot_size : (i + 1) * slot_size] for i in range(count)]
+        self.bases = [i * slot_size for i in range(count)]
+        self.iovs = bytearray(count * _IOV_SIZE)
+        self.msgs = bytearray(count * _MMSG_SIZE)
+        self.ctl = bytearray(count * _CTL_SIZE)
+        iovs = (_IOVec * count).from_buffer(self.iovs)
+        msgs = (_MMsgHdr * count).from_buffer(self.msgs)
+        data_addr, iov_addr, ctl_addr = _address(self.data), _address(self.iovs), _address(self.ctl)
+        for i in range(count):
+            iovs[i].iov_base = data_addr + i * slot_size
+            iovs[i].iov_len = slot_size
+            hdr = msgs[i].msg_hdr
+            hdr.msg_iov = iov_addr + i * _IOV_SIZE
+            hdr.msg_iovlen = 1
+            hdr.msg_control = ctl_addr + i * _CTL_SIZE
+            hdr.msg_controllen = _CTL_SIZE
+        del iovs, msgs  # ctypes views pin the buffers; the addresses are all we need
+        self.pristine = memoryview(bytes(self.msgs))
+        self.msgs_addr = _address(self.msgs)
+        self.msgs_u32 = memoryview(self.msgs).cast("I")
+
+
+_U32_STRIDE = _MMSG_SIZE // 4
+_MSG_LEN_U32 = _MMsgHdr.msg_len.offset // 4
+_MSG_CTL_U32 = _MsgHdr.msg_controllen.offset // 4 + (0 if sys.byteorder == "little" else 1)
+_MSG_FLAGS_LOW = _MsgHdr.msg_flags.offset + (0 if sys.byteorder == "little" else 3)
+_AUX_STATUS_LOW = _CMSG_HDR + _STATUS_LOW
+# Byte -> byte tables that keep only the bit a fast-path check looks at.
+_KEEP_TRUNC = bytes(b & MSG_TRUNC for b in range(256))
+_KEEP_NEEDS_CSUM = bytes(b & VIRTIO_NET_HDR_F_NEEDS_CSUM for b in range(256))
+_KEEP_VLAN = bytes(b & TP_STATUS_VLAN_VALID for b in range(256))
+
+
+class _TxRing:
+    """`count` mmsghdrs of two iovecs each: the shared zero virtio_net_hdr, then the frame.
+
+    A batch is joined into one bytes object and the frame iovecs are pointed into
+    it with a single pack_into, so sending costs no per-frame Python statement.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.hdr = ctypes.create_string_buffer(VNET_HDR_LEN)
+        self.iovs = bytearray(2 * count * _IOV_SIZE)
+        self.msgs = bytearray(count * _MMSG_SIZE)
+        iovs = (_IOVec * (2 * count)).from_buffer(self.iovs)
+        msgs = (_MMsgHdr * count).from_buffer(self.msgs)
+        iov_addr = _address(self.iovs)
+        for i in range(count):
+            iovs[2 * i].iov_base = ctypes.addressof(self.hdr)
+            iovs[2 * i].iov_len = VNET_HDR_LEN
+            msgs[i].msg_hdr.msg_iov = iov_addr + 2 * i * _IOV_SIZE
+            msgs[i].msg_hdr.msg_iovlen = 2
+        del iovs, msgs
+        self.msgs_addr = _address(self.msgs)
+        self._packers: dict[int, struct.Struct] = {}
+        # The 2*count iovecs as flat (base, len) values; the header ones never change.
+        self.values: list[int] = [ctypes.addressof(self.hdr), VNET_HDR_LEN, 0, 0] * count
+
+    def packer(self, n: int) -> struct.Struct:
+        """Writes the iovecs of messages 0..n-1 (header and frame) in one call."""
+        packer = self._packers.get(n)
+        if packer is None:
+            packer = self._packers[n] = struct.Struct("=" + _SIZE_T * (4 * n))
+        return packer
+
+
+def _vlan_word(aux: bytes | bytearray, offset: int) -> int:
+    """The vlan word from a tpacket_auxdata at `offset`: (tpid << 16) | tci, 0 if no tag."""
+    status = aux[offset + _STATUS_LOW]
+    if not status & TP_STATUS_VLAN_VALID:
+        return 0
+    tci, tpid = _AUX_VLAN.unpack_from(aux, offset + _AUX_VLAN_OFF)
+    if not status & TP_STATUS_VLAN_TPID_VALID:
+        tpid = ETH_P_8021Q
+    return tpid << VLAN_TPID_SHIFT | tci
+
+
+def _bytes_address(data: bytes) -> int:
+    """Address of a bytes object's buffer (no copy; keep `data` alive while it is used)."""
+    return ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+
+
+# ------------------------------------------------------------------ shared base
+
+
+class _LinuxNetdev:
+    """What system and internal ports share: counters, properties by ioctl, finishing frames."""
+
+    name: str
+    _ctl: socket.socket  # any socket in the interface's network namespace, for ioctls
+
+    def __init__(self) -> None:
+        self._stats = NetdevStats()
+        self._closed = False
+        self._mtu = 1500
+        self._hw_addr = bytes(6)
+        self.last_errno = 0
+        # Offload work done on received frames (what the kernel left undone).
+        self.csum_completed = 0
+        self.gso_frames = 0
+        self.gso_segments = 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    @property
+    def stats(self) -> NetdevStats:
+        return self._stats
+
+    @property
+    def mtu(self) -> int:
+        if not self._closed:
+            try:
+                self._mtu = if_mtu(self._ctl, self.name)
+            except OSError:
+                pass
+        return self._mtu
+
+    @property
+    def hw_addr(self) -> bytes:
+        if not self._closed:
+            try:
+                self._hw_addr = if_hw_addr(self._ctl, self.name)
+            except OSError:
+                pass
+        return self._hw_addr
+
+    @property
+    def link_up(self) -> bool:
+        """IFF_UP and IFF_RUNNING (administratively up, carrier present)."""
+        if self._closed:
+            return False
+        try:
+            flags = if_flags(self._ctl, self.name)
+        except OSError:
+            return False
+        return flags & (IFF_UP | IFF_RUNNING) == IFF_UP | IFF_RUNNING
+
+    def set_admin_up(self, up: bool) -> None:
+        """Set the interface administratively up or down (raises OSError on failure)."""
+        set_if_up(self._ctl, self.name, up)
+
+    def get_offloads(self) -> dict[str, bool]:
+        return get_offloads(self._ctl, self.name)
+
+    def set_offloads(self, **features: bool) -> None:
+        set_offloads(self._ctl, self.name, **features)
+
+    def _max_frame(self) -> int:
+        return self._mtu + ETH_HLEN
+
+    def _fits(self, frame: Frame) -> bool:
+        """Slow path of the MTU check: re-read the MTU (it may have grown), then decide."""
+        return frame_fits_mtu(frame, self.mtu)
+
+    def _tx_error(self, err: int) -> None:
+        self.last_errno = err
+        if err in _TX_DROP_ERRNOS:
+            self._stats.tx_dropped += 1
+        else:
+            self._stats.tx_errors += 1
+
+    def _rx_error(self, err: int) -> None:
+        if err not in _RX_QUIET_ERRNOS:
+            self.last_errno = err
+            self._stats.rx_errors += 1
+
+    def _finish(
+        self, view: memoryview, base: int, length: int, vlan: int, append: Callable[[RxFrame], None]
+    ) -> int:
+        """Deliver a frame whose virtio_net_hdr says work is left: returns bytes delivered."""
+        flags, gso_type, _, gso_size, csum_start, csum_offset = VNET_HDR.unpack_from(view, base)
+        frame = view[base + VNET_HDR_LEN : base + length]
+        if gso_type != VIRTIO_NET_HDR_GSO_NONE:
+            segments = gso_segment(frame, gso_type, gso_size, csum_start)
+            if segments is None:
+                self._stats.rx_dropped += 1
+                return 0
+            self.gso_frames += 1
+            self.gso_segments += len(segments)
+            for seg in segments:
+                append((seg, vlan))
+            return sum(len(seg) for seg in segments)
+        if flags & VIRTIO_NET_HDR_F_NEEDS_CSUM:
+            if not checksum_complete(frame, csum_start, csum_offset):
+                self._stats.rx_errors += 1
+                return 0
+            self.csum_completed += 1
+        append((frame, vlan))
+        return length - VNET_HDR_LEN
+
+
+# ------------------------------------------------------------------ system port
+
+
+class SystemNetdev(_LinuxNetdev):
+    """An existing Linux interface, through an AF_PACKET raw socket bound to it.
+
+    Received: every frame arriving on the interface (promiscuous; our own and the
+    host's outgoing frames are ignored), the stripped VLAN tag returned as the
+    vlan word, checksums completed and GSO super-frames segmented. Returned frames
+    are views into a receive slot, valid until the next recv_batch.
+    `io="mmsg"` batches with recvmmsg/sendmmsg (ctypes), `io="msg"` uses
+    recvmsg_into/sendmsg per packet, `io="auto"` picks mmsg when it loads.
+    Raises OSError from the constructor if the interface cannot be opened.
+    """
+
+    def __init__(
+        self,
+        ifname: str,
+        *,
+        batch: int = 256,
+        io: str = "auto",
+        promisc: bool = True,
+        rcvbuf: int = 4 << 20,
+        qdisc_bypass: bool = False,
+    ) -> None:
+        super().__init__()
+        if io not in ("auto", "mmsg", "msg"):
+            raise ValueError(f"io must be auto, mmsg or msg, not {io!r}")
+        if io == "mmsg" and _MMSG is None:
+            raise OSError(errno.ENOSYS, "recvmmsg/sendmmsg not available through ctypes")
+        self.name = ifname
+        self.io = "mmsg" if io == "auto" and _MMSG is not None else ("msg" if io == "auto" else io)
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # protocol 0: nothing yet
+        try:
+            sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+            sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+            if qdisc_bypass:
+                sock.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
+            except PermissionError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            # Binding sets protocol and interface at once: no frames from other interfaces.
+            sock.bind((ifname, ETH_P_ALL))
+            self.ifindex = if_index(sock, ifname)
+            if promisc:
+                mreq = _PACKET_MREQ.pack(self.ifindex, PACKET_MR_PROMISC, 0, b"")
+                sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+            sock.setblocking(False)
+            self._mtu = if_mtu(sock, ifname)
+            self._hw_addr = if_hw_addr(sock, ifname)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        self._ctl = sock
+        self._fd = sock.fileno()
+        self._batch = batch
+        self._rx = _RxRing(batch, RX_SLOT_SIZE)
+        self._tx = _TxRing(batch) if self.io == "mmsg" else None
+        self._recv = self._recv_mmsg if self.io == "mmsg" else self._recv_msg
+
+    def fileno(self) -> int | None:
+        return None if self._closed else self._fd
+
+    @property
+    def stats(self) -> NetdevStats:
+        """Counters, with the kernel's socket drops (receive buffer full) folded into rx_dropped."""
+        if not self._closed:
+            try:
+                raw = self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, _TPACKET_STATS.size)
+                self._stats.rx_dropped += _TPACKET_STATS.unpack(raw)[1]  # read resets it
+            except OSError:
+                pass
+        return self._stats
+
+    # -- receive
+
+    def recv_batch(self, max_packets: int) -> list[RxFrame]:
+        return self._recv(max_packets)
+
+    def _recv_mmsg(self, max_packets: int) -> list[RxFrame]:
+        rx = self._rx
+        count = max_packets if max_packets < rx.count else rx.count
+        if count <= 0 or self._closed:
+            return []
+        msgs = rx.msgs
+        msgs[: count * _MMSG_SIZE] = rx.pristine[: count * _MMSG_SIZE]  # reset msg_controllen
+        assert _MMSG is not None
+        got = _MMSG[0](self._fd, rx.msgs_addr, count, MSG_DONTWAIT, None)
+        if got <= 0:
+            if got < 0:
+                self._rx_error(ctypes.get_errno())
+            return []
+        lengths = rx.msgs_u32[_MSG_LEN_U32 : got * _U32_STRIDE : _U32_STRIDE].tolist()
+        view = rx.view
+        slot = rx.slot_size
+        span = got * slot
+        ctl_span = got * _CTL_SIZE
+        # Anything unusual in the batch (truncation, short frame, partial checksum,
+        # GSO, missing auxdata) sends the whole batch down the per-frame path.
+        unusual = (
+            bytes(msgs[_MSG_FLAGS_LOW : got * _MMSG_SIZE : _MMSG_SIZE]).translate(_KEEP_TRUNC)
+            + bytes(view[0:span:slot]).translate(_KEEP_NEEDS_CSUM)
+            + bytes(view[1:span:slot])
+        ).strip(b"\0")
+        status = bytes(rx.ctl[_AUX_STATUS_LOW:ctl_span:_CTL_SIZE])
+        if unusual or min(lengths) < VNET_HDR_LEN + ETH_HLEN or self._aux_missing(got):
+            return self._deliver_each(got, lengths)
+        frames = [view[base + VNET_HDR_LEN : base + n] for base, n in zip(rx.bases, lengths)]
+        out: list[RxFrame]
+        if status.translate(_KEEP_VLAN).strip(b"\0"):
+            ctl = rx.ctl
+            vlans = [_vlan_word(ctl, i * _CTL_SIZE + _CMSG_HDR) for i in range(got)]
+            out = list(zip(frames, vlans))
+        else:
+            out = list(zip(frames, repeat(0)))
+        stats = self._stats
+        stats.rx_packets += got
+        stats.rx_bytes += sum(lengths) - got * VNET_HDR_LEN
+        return out
+
+    def _aux_missing(self, got: int) -> bool:
+        """Whether some message of the batch came without its PACKET_AUXDATA cmsg."""
+        u32 = self._rx.msgs_u32
+        return 0 in u32[_MSG_CTL_U32 : got * _U32_STRIDE : _U32_STRIDE].tolist()
+
+    def _deliver_each(self, got: int, lengths: list[int]) -> list[RxFrame]:
+        """The per-frame path of an mmsg batch: errors, offload work, auxdata checks."""
+        rx = self._rx
+        ctl_lens = rx.msgs_u32[_MSG_CTL_U32 : got * _U32_STRIDE : _U32_STRIDE].tolist()
+        flags = bytes(rx.msgs[_MSG_FLAGS_LOW : got * _MMSG_SIZE : _MMSG_SIZE])
+        ctl = rx.ctl
+        entries = [
+            (lengths[i], flags[i], _vlan_word(ctl, i * _CTL_SIZE + _CMSG_HDR) if ctl_lens[i] else 0)
+            for i in range(got)
+        ]
+        return self._deliver(entries)
+
+    def _deliver(self, entries: list[tuple[int, int, int]]) -> list[RxFrame]:
+        """Frames of slots 0.. from (length, msg_flags, vlan word) each, finished where needed."""
+        rx = self._rx
+        view = rx.view
+        out: list[RxFrame] = []
+        append = out.append
+        delivered = 0
+        for base, (length, flags, vlan) in zip(rx.bases, entries):
+            if flags & MSG_TRUNC or length < VNET_HDR_LEN + ETH_HLEN:
+                self._stats.rx_errors += 1
+            elif view[base] & VIRTIO_NET_HDR_F_NEEDS_CSUM or view[base + 1]:
+                delivered += self._finish(view, base, length, vlan, append)
+            else:
+                append((view[base + VNET_HDR_LEN : base + length], vlan))
+                delivered += length - VNET_HDR_LEN
+        stats = self._stats
+        stats.rx_packets += len(out)
+        stats.rx_bytes += delivered
+        return out
+
+    def _recv_msg(self, max_packets: int) -> list[RxFrame]:
+        """Per-packet recvmsg_into (the fallback): auxdata arrives as ancillary data."""
+        rx = self._rx
+        count = max_packets if max_packets < rx.count else rx.count
+        if self._closed:
+            return []
+        recvmsg_into = self._sock.recvmsg_into
+        entries = []
+        for i in range(count):
+            try:
+                length, ancdata, flags, _ = recvmsg_into([rx.views[i]], _CTL_SIZE, MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self._rx_error(exc.errno or 0)
+                break
+            vlan = 0
+            for level, kind, data in ancdata:
+                if level == SOL_PACKET and kind == PACKET_AUXDATA and len(data) >= _AUX_SIZE:
+                    vlan = _vlan_word(data, 0)
+            entries.append((length, flags, vlan))
+        return self._deliver(entries) if entries else []
+
+    # -- send
+
+    def send(self, frame: Frame) -> bool:
+        return self.send_batch((frame,)) == 1
+
+    def send_batch(self, frames: Iterable[Frame]) -> int:
+        if not isinstance(frames, list):
+            frames = list(frames)
+        if not frames:
+            return 0
+        stats = self._stats
+        if self._closed:
+            stats.tx_dropped += len(frames)
+            return 0
+        lens = list(map(len, frames))
+        limit = self._max_frame()
+        if max(lens) > limit:  # slow path: some frame may be over the MTU
+            keep = [i for i, size in enumerate(lens) if size <= limit or self._fits(frames[i])]
+            stats.tx_dropped += len(frames) - len(keep)
+            frames = [frames[i] for i in keep]
+            lens = [lens[i] for i in keep]
+        tx = self._tx
+        if tx is None:
+            return self._send_msg(frames, lens)
+        if len(frames) <= tx.count:
+            return self._send_chunk(tx, frames, lens)
+        sent = 0
+        for start in range(0, len(frames), tx.count):
+            end = start + tx.count
+            sent += self._send_chunk(tx, frames[start:end], lens[start:end])
+        return sent
+
+    def _send_chunk(self, tx: _TxRing, frames: list[Frame], lens: list[int]) -> int:
+        """sendmmsg up to tx.count frames; a frame the kernel refuses is counted and skipped."""
+        count = len(frames)
+        if not count:
+            return 0
+        blob = b"".join(frames)  # one copy, at C speed; alive until sendmmsg returns
+        values = tx.values
+        values[2 : 4 * count : 4] = list(accumulate(lens, initial=_bytes_address(blob)))[:count]
+        values[3 : 4 * count : 4] = lens
+        tx.packer(count).pack_into(tx.iovs, 0, *values[: 4 * count])
+        assert _MMSG is not None
+        sendmmsg = _MMSG[1]
+        start = 0
+        sent = 0
+        sent_bytes = 0
+        while start < count:
+            done = sendmmsg(self._fd, tx.msgs_addr + start * _MMSG_SIZE, count - start, MSG_DONTWAIT)
+            if done > 0:
+                sent_bytes += sum(lens[start : start + done])
+                sent += done
+                start += done
+            else:
+                self._tx_error(ctypes.get_errno())
+                start += 1
+        stats = self._stats
+        stats.tx_packets += sent
+        stats.tx_bytes += sent_bytes
+        return sent
+
+    def _send_msg(self, frames: list[Frame], lens: list[int]) -> int:
+        sendmsg = self._sock.sendmsg
+        stats = self._stats
+        sent = 0
+        for frame, size in zip(frames, lens):
+            try:
+                sendmsg([_VNET_ZERO, frame], (), MSG_DONTWAIT)
+            except OSError as exc:
+                self._tx_error(exc.errno or 0)
+                continue
+            sent += 1
+            stats.tx_packets += 1
+            stats.tx_bytes += size
+        return sent
+
+    def close(self) -> None:
+        """Close the socket; the kernel drops our promiscuous membership with it."""
+        if not self._closed:
+            self._closed = True
+            self._sock.close()
+
+
+# ------------------------------------------------------------------ internal port
+
+
+class InternalNetdev(_LinuxNetdev):
+    """A tap device created for the bridge's LOCAL port; it disappears on close().
+
+    Frames the host stack sends out of the tap are received here; frames sent
+    here reach the host stack. Created administratively down, like Open vSwitch's
+    internal ports (`set_admin_up(True)` or `ip link set ... up`). With
+    `vnet_hdr=True` the tap announces checksum and TSO offload, so the host stack
+    hands over partial checksums and 64 KB super-frames (finished here like on a
+    system port) instead of doing that work itself.
+    """
+
+    def __init__(
+        self,
+        ifname: str,
+        *,
+        vnet_hdr: bool = False,
+        batch: int = 64,
+        mtu: int | None = None,
+        hw_addr: bytes | None = None,
+    ) -> None:
+        super().__init__()
+        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        ctl: socket.socket | None = None
+        try:
+            flags = IFF_TAP | IFF_NO_PI | (IFF_VNET_HDR if vnet_hdr else 0)
+            ifreq = fcntl.ioctl(fd, TUNSETIFF, _IFREQ_SHORT.pack(_ifname(ifname), flags))
+            self.name = ifreq[:16].rstrip(b"\0").decode()
+            if vnet_hdr:
+                fcntl.ioctl(fd, TUNSETVNETHDRSZ, struct.pack("i", VNET_HDR_LEN))
+                fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
+            ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            if hw_addr is not None:
+                set_if_hw_addr(ctl, self.name, hw_addr)
+            if mtu is not None:
+                set_if_mtu(ctl, self.name, mtu)
+            self._mtu = if_mtu(ctl, self.name)
+            self._hw_addr = if_hw_addr(ctl, self.name)
+        except BaseException:
+            os.close(fd)
+            if ctl is not None:
+                ctl.close()
+            raise
+        self._fd = fd
+        self._ctl = ctl
+        self.vnet_hdr = vnet_hdr
+        self._hdr_len = VNET_HDR_LEN if vnet_hdr else 0
+        self._rx = _RxRing(batch, RX_SLOT_SIZE)
+
+    def fileno(self) -> int | None:
+        return None if self._closed else self._fd
+
+    def recv_batch(self, max_packets: int) -> list[RxFrame]:
+        rx = self._rx
+        count = max_packets if max_packets < rx.count else rx.count
+        if self._closed:
+            return []
+        out: list[RxFrame] = []
+        append = out.append
+        readv = os.readv
+        fd = self._fd
+        view = rx.view
+        hdr_len = self._hdr_len
+        delivered = 0
+        for i in range(count):
+            try:
+                length = readv(fd, [rx.views[i]])
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self._rx_error(exc.errno or 0)
+                break
+            if length < hdr_len + ETH_HLEN:
+                self._stats.rx_errors += 1
+                continue
+            base = i * rx.slot_size
+            if hdr_len and (view[base] & VIRTIO_NET_HDR_F_NEEDS_CSUM or view[base + 1]):
+                delivered += self._finish(view, base, length, 0, append)
+                continue
+            append((view[base + hdr_len : base + length], 0))
+            delivered += length - hdr_len
+        stats = self._stats
+        stats.rx_packets += len(out)
+        stats.rx_bytes += delivered
+        return out
+
+    def send(self, frame: Frame) -> bool:
+        stats = self._stats
+        if self._closed:
+            stats.tx_dropped += 1
+            return False
+        size = len(frame)
+        if size > self._max_frame() and not self._fits(frame):
+            stats.tx_dropped += 1
+            return False
+        try:
+            if self._hdr_len:
+                os.writev(self._fd, [_VNET_ZERO, frame])
+            else:
+                os.write(self._fd, frame)
+        except OSError as exc:
+            self._tx_error(exc.errno or 0)
+            return False
+        stats.tx_packets += 1
+        stats.tx_bytes += size
+        return True
+
+    def send_batch(self, frames: Iterable[Frame]) -> int:
+        send = self.send
+        return sum(1 for frame in frames if send(frame))
+
+    def close(self) -> None:
+        """Close the tap; the kernel removes the (non-persistent) interface."""
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)
+            self._ctl.close()
