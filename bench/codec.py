@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import rate  # noqa: E402
 from openflow import codec  # noqa: E402
 from openflow import messages as m  # noqa: E402
 from openflow.consts import OFP10, OFP13  # noqa: E402
@@ -23,23 +23,6 @@ from openflow.match import Match  # noqa: E402
 from tests.samples import FRAME, flow_mods_for_bench  # noqa: E402
 
 SECONDS = 1.0
-
-
-def rate(fn, args: list) -> float:
-    """Calls per second of fn(arg) cycling through ``args``, best of 3 runs."""
-    best = 0.0
-    for _ in range(3):
-        n, start = 0, time.perf_counter()
-        deadline = start + SECONDS / 3
-        while True:
-            for arg in args:
-                fn(arg)
-            n += len(args)
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        best = max(best, n / (now - start))
-    return best
 
 
 RYU_SNIPPET = """

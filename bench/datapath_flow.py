@@ -11,34 +11,17 @@ from __future__ import annotations
 
 import struct
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import rate  # noqa: E402
 from datapath.cache import ExactMatchCache, FlowCache, MegaflowCache  # noqa: E402
 from datapath.flow import FIELD_OFFSET, extract, make_mask  # noqa: E402
 
 SECONDS = 1.0
 MAC_A, MAC_B = bytes.fromhex("0a0000000001"), bytes.fromhex("0a0000000002")
-
-
-def rate(fn, args: list) -> float:
-    """Calls per second of fn(arg) cycling through ``args``, best of 3 runs."""
-    best = 0.0
-    for _ in range(3):
-        n, start = 0, time.perf_counter()
-        deadline = start + SECONDS / 3
-        while True:
-            for arg in args:
-                fn(arg)
-            n += len(args)
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        best = max(best, n / (now - start))
-    return best
 
 
 def pad64(frame: bytes) -> bytes:
