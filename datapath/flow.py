@@ -68,6 +68,8 @@ import ipaddress
 from collections.abc import Callable
 from struct import Struct
 
+from datapath.packet import ETH_TYPE_NONE  # 802.3 frame without an ethertype (re-exported)
+
 # ------------------------------------------------------------------ layout (data)
 
 FIELDS: tuple[tuple[str, int], ...] = (
@@ -109,7 +111,6 @@ FIELDS: tuple[tuple[str, int], ...] = (
 
 FRAG_ANY = 1  # OVS FLOW_NW_FRAG_ANY
 FRAG_LATER = 2  # OVS FLOW_NW_FRAG_LATER
-ETH_TYPE_NONE = 0x05FF  # OVS FLOW_DL_TYPE_NONE: 802.3 frame without an ethertype
 VLAN_PRESENT = 0x1000  # OVS VLAN_CFI used as "tag present"
 TCP_FLAGS_MASK = 0x0FFF
 
