@@ -43,9 +43,12 @@ OR-ed); ``Megaflow.account`` updates them, or a hot loop updates the attributes 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
+from typing import Any
 
+Projector = Callable[[int], "tuple[Callable[[Any, bytes], bytes | None], Callable[[int], bytes]] | None"]
+"""Given a mask, (from_frame, from_key) header projections or None: datapath.flow.projector."""
 TCP_FLAGS_MASK = 0x0FFF  # tcp_flags is the key's lowest field (datapath/flow.py)
 SAME_HASH_LIMIT = 8  # keys with one hash value per dict; bounds a lookup's probe chain
 
@@ -53,13 +56,17 @@ SAME_HASH_LIMIT = 8  # keys with one hash value per dict; bounds a lookup's prob
 class Megaflow:
     """One cached flow: ``key`` (already masked) under ``mask`` -> ``actions``."""
 
-    __slots__ = ("mask", "key", "actions", "ufid", "packets", "bytes", "used", "tcp_flags",
-                 "created", "dead")
+    __slots__ = ("mask", "key", "actions", "desc", "out", "needs_key", "ufid", "packets",
+                 "bytes", "used", "tcp_flags", "created", "dead")
 
-    def __init__(self, mask: int, key: int, actions: object, ufid: object, now: float) -> None:
+    def __init__(self, mask: int, key: int, actions: Any, ufid: object, now: float,
+                 desc: object = None) -> None:
         self.mask = mask
         self.key = key
-        self.actions = actions
+        self.actions: Any = actions  # opaque here; the datapath stores a compiled callable
+        self.desc = desc  # the owner's description of ``actions`` (for dumps); never read here
+        self.out: list[Any] | None = None  # owner's shortcut for a lone output: its queue
+        self.needs_key = True  # owner's flag: running ``actions`` needs the full flow key
         self.ufid = ufid
         self.packets = 0
         self.bytes = 0
@@ -82,24 +89,35 @@ class Megaflow:
 
 
 class _Subtable:
-    """The megaflows of one mask."""
+    """The megaflows of one mask, also indexed by header projection when it has one."""
 
-    __slots__ = ("mask", "flows", "hits", "same_hash")
+    __slots__ = ("mask", "flows", "hits", "same_hash", "project", "from_key", "by_projection")
 
-    def __init__(self, mask: int) -> None:
+    def __init__(self, mask: int, projector: Projector | None) -> None:
         self.mask = mask
         self.flows: dict[int, Megaflow] = {}
         self.hits = 0
         self.same_hash: dict[int, int] = {}  # hash(masked key) -> keys with that hash
+        made = projector(mask) if projector is not None else None
+        self.project: Callable[[Any, bytes], bytes | None] | None = None
+        self.from_key: Callable[[int], bytes] | None = None
+        if made is not None:
+            self.project, self.from_key = made
+        self.by_projection: dict[bytes, Megaflow] = {}
 
 
 class MegaflowCache:
     """Tuple-space search over masked keys; see the module docstring."""
 
-    def __init__(self, flow_limit: int = 200_000) -> None:
+    def __init__(self, flow_limit: int = 200_000, projector: Projector | None = None) -> None:
         if flow_limit < 1:
             raise ValueError("flow_limit must be at least 1")
         self.flow_limit = flow_limit
+        self.projector = projector
+        # (project, by_projection, subtable) in search order when EVERY subtable has a
+        # projection, else None: see ``projected``.
+        self.projected: list[tuple[Callable[[Any, bytes], bytes | None], dict[bytes, Megaflow],
+                                   _Subtable]] | None = []
         self._subtables: list[_Subtable] = []  # search order
         self._by_mask: dict[int, _Subtable] = {}
         self._by_ufid: dict[object, Megaflow] = {}
@@ -133,7 +151,7 @@ class MegaflowCache:
         return None
 
     def insert(self, mask: int, key: int, actions: object, ufid: object = None,
-               now: float = 0.0) -> Megaflow:
+               now: float = 0.0, desc: object = None) -> Megaflow:
         """Cache ``key & mask`` -> ``actions``; returns the new megaflow.
 
         A megaflow with the same mask and masked key, or the same ``ufid``, is replaced
@@ -153,7 +171,7 @@ class MegaflowCache:
         if ufid is None:
             ufid = self._next_ufid
             self._next_ufid += 1
-        entry = Megaflow(mask, key, actions, ufid, now)
+        entry = Megaflow(mask, key, actions, ufid, now, desc)
         subtable = self._by_mask.get(mask)
         if subtable is not None and subtable.same_hash.get(hash(key), 0) >= SAME_HASH_LIMIT:
             entry.dead = True
@@ -163,9 +181,12 @@ class MegaflowCache:
             self._evict()
             subtable = self._by_mask.get(mask)
         if subtable is None:
-            subtable = self._by_mask[mask] = _Subtable(mask)
+            subtable = self._by_mask[mask] = _Subtable(mask, self.projector)
             self._subtables.append(subtable)
+            self._reorder()
         subtable.flows[key] = entry
+        if subtable.from_key is not None:
+            subtable.by_projection[subtable.from_key(key)] = entry
         digest = hash(key)
         subtable.same_hash[digest] = subtable.same_hash.get(digest, 0) + 1
         self._by_ufid[ufid] = entry
@@ -195,6 +216,7 @@ class MegaflowCache:
         self._subtables.clear()
         self._by_mask.clear()
         self._by_ufid.clear()
+        self._reorder()
         return count
 
     def dump(self) -> list[Megaflow]:
@@ -217,6 +239,15 @@ class MegaflowCache:
         self._subtables.sort(key=lambda subtable: subtable.hits, reverse=True)
         for subtable in self._subtables:
             subtable.hits = 0
+        self._reorder()
+
+    def _reorder(self) -> None:
+        """Rebuild ``projected`` after the subtable list changed."""
+        if all(subtable.project is not None for subtable in self._subtables):
+            self.projected = [(subtable.project, subtable.by_projection, subtable)  # type: ignore[misc]
+                              for subtable in self._subtables]
+        else:
+            self.projected = None
 
     def mask_list(self) -> list[tuple[int, int]]:
         """(mask, flows) per subtable in search order, for debugging."""
@@ -234,6 +265,8 @@ class MegaflowCache:
     def _unlink(self, entry: Megaflow) -> None:
         subtable = self._by_mask[entry.mask]
         del subtable.flows[entry.key]
+        if subtable.from_key is not None:
+            del subtable.by_projection[subtable.from_key(entry.key)]
         digest = hash(entry.key)
         if subtable.same_hash[digest] > 1:
             subtable.same_hash[digest] -= 1
@@ -242,6 +275,7 @@ class MegaflowCache:
         if not subtable.flows:
             del self._by_mask[entry.mask]
             self._subtables.remove(subtable)
+            self._reorder()
         del self._by_ufid[entry.ufid]
         entry.dead = True
 
@@ -324,9 +358,9 @@ class FlowCache:
     """The EMC and the megaflow cache composed as the datapath uses them."""
 
     def __init__(self, flow_limit: int = 200_000, emc_size: int = 8192,
-                 emc_insert_inv_prob: int = 100) -> None:
+                 emc_insert_inv_prob: int = 100, projector: Projector | None = None) -> None:
         self.emc = ExactMatchCache(emc_size, emc_insert_inv_prob)
-        self.megaflows = MegaflowCache(flow_limit)
+        self.megaflows = MegaflowCache(flow_limit, projector)
 
     def lookup(self, key: int) -> Megaflow | None:
         """EMC, then megaflows (offering a hit to the EMC); None is a miss."""
@@ -338,8 +372,8 @@ class FlowCache:
         return entry
 
     def insert(self, mask: int, key: int, actions: object, ufid: object = None,
-               now: float = 0.0) -> Megaflow:
-        return self.megaflows.insert(mask, key, actions, ufid, now)
+               now: float = 0.0, desc: object = None) -> Megaflow:
+        return self.megaflows.insert(mask, key, actions, ufid, now, desc)
 
     def remove(self, entry: Megaflow) -> bool:
         return self.megaflows.remove(entry)

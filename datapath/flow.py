@@ -58,8 +58,8 @@ everything else the general parse (the tests check both give the same key).  Mea
 alternatives on the 2-vCPU VM: building the key with shifts and ORs of big ints, or
 packing all 30 fields, cost ~1.5-2x the chosen unpack + padded pack + from_bytes.
 
-``extract`` returns only the key (the fast path needs nothing else);
-``layer_offsets`` recomputes the L2.5/L3/L4 offsets for actions that rewrite headers.
+``extract`` returns only the key (the fast path needs nothing else); the actions find
+header offsets themselves (datapath/packet.py ``header_offsets``).
 """
 
 from __future__ import annotations
@@ -553,56 +553,102 @@ def _nd(frame: bytes | bytearray | memoryview, ofs: int, end: int) -> tuple[byte
     return target, sll + tll
 
 
-def layer_offsets(frame: bytes | bytearray | memoryview) -> tuple[int, int, int]:
-    """(l2_5, l3, l4) byte offsets in ``frame``, -1 where the layer is absent.
+# ------------------------------------------------------------------ header projections
 
-    l2_5 is the first MPLS label stack entry (then l3/l4 are -1: not parsed), l3 the
-    IPv4/IPv6/ARP header behind the in-band VLAN tags and LLC/SNAP, l4 the transport
-    header behind IPv4 options or IPv6 extension headers (-1 for later fragments).
-    For header-rewriting actions, off the per-packet fast path; same rules as
-    ``extract`` (two tags at most), never raises.
+# Fields a projection can take straight from fixed offsets of an untagged frame.
+_PROJECTABLE = ("in_port", "eth_dst", "eth_src", "eth_type", "vlan_tci", "vlan_tpid", "cvlan_tci")
+_FRAME_RANGE = {"eth_dst": (0, 6), "eth_src": (6, 12), "eth_type": (12, 14)}
+_UNTAGGED_ONLY = frozenset(("eth_type", "vlan_tci", "vlan_tpid", "cvlan_tci"))
+Projection = Callable[[bytes | bytearray | memoryview, bytes], bytes | None]
+
+
+def projector(mask: int) -> tuple[Projection, Callable[[int], bytes]] | None:
+    """A cheap stand-in for ``extract(frame, in_port) & mask``, when ``mask`` allows one.
+
+    For a mask that covers only in_port, the Ethernet addresses and type, and the VLAN
+    fields (in_port, MACs and eth_type whole; VLAN fields with any bits), returns
+    ``(from_frame, from_key)``: ``from_frame(frame, in_port_bytes)`` (``in_port_bytes`` =
+    ``in_port.to_bytes(4)``) gives a short ``bytes`` projection of the frame's header,
+    or None when it cannot tell (runt, or eth_type/VLAN covered and the frame tagged
+    or 802.3) -- then the caller extracts the full key; ``from_key(masked_key)`` gives
+    the projection a frame has when ``extract(frame) & mask == masked_key``.  So a
+    megaflow cache can index a mask's flows by projection and find most packets of an
+    in_port or MAC-learning flow without parsing them (DESIGN.md: "each megaflow mask
+    compiles its own key extractor").  None for any other mask.
     """
-    size = len(frame)
-    if size < 14:
-        return -1, -1, -1
-    eth_type = _eth(frame, 0)[1]
-    ofs, tags = 14, 0
-    while tags < 2 and (eth_type == 0x8100 or eth_type == 0x88A8) and size - ofs >= 4:
-        eth_type = _u16x2(frame, ofs)[1]
-        ofs += 4
-        tags += 1
-    if eth_type < 0x0600:
-        if size - ofs < 8:
-            return -1, -1, -1
-        llc, eth_type = _llc_snap(frame, ofs)
-        if llc != _SNAP_ETHERNET or eth_type < 0x0600:
-            return -1, -1, -1
-        ofs += 8
-    if eth_type == 0x8847 or eth_type == 0x8848:
-        return (ofs, -1, -1) if size - ofs >= 4 else (-1, -1, -1)
-    if eth_type == 0x0800:
-        if size - ofs >= 20:
-            vihl, _, total, frag_off, _, _, _ = _ipv4(frame, ofs)
-            ihl = (vihl & 15) << 2
-            if 20 <= ihl <= total <= size - ofs:
-                return -1, ofs, -1 if frag_off & 0x1FFF else ofs + ihl
-        return -1, -1, -1
-    if eth_type == 0x86DD:
-        if size - ofs >= 40:
-            payload, proto = _ipv6(frame, ofs)[1:3]
-            end = ofs + 40 + payload
-            if end <= size:
-                l4 = ofs + 40
-                frag = 0
-                if proto in _EXT_HEADERS:
-                    proto, frag, _, l4 = _ipv6_ext_walk(frame, l4, end, proto)
-                if l4 < 0:
-                    return -1, -1, -1
-                return -1, ofs, -1 if frag & FRAG_LATER else l4
-        return -1, -1, -1
-    if eth_type == 0x0806 or eth_type == 0x8035:
-        return (-1, ofs, -1) if size - ofs >= 28 else (-1, -1, -1)
-    return -1, -1, -1
+    covered = [name for name, _ in FIELDS if mask & FIELD_MASK[name]]
+    if any(name not in _PROJECTABLE for name in covered):
+        return None
+    for name in ("in_port", "eth_dst", "eth_src", "eth_type"):
+        if name in covered and mask & FIELD_MASK[name] != FIELD_MASK[name]:
+            return None  # a partial mask (e.g. the multicast bit): not a plain slice
+    use_port = "in_port" in covered
+    ranges: list[tuple[int, int]] = []
+    for name in ("eth_dst", "eth_src", "eth_type"):
+        if name in covered:
+            start, end = _FRAME_RANGE[name]
+            if ranges and ranges[-1][1] == start:
+                ranges[-1] = (ranges[-1][0], end)
+            else:
+                ranges.append((start, end))
+    zeros = bytes(2 * sum(name in covered for name in ("vlan_tci", "vlan_tpid", "cvlan_tci")))
+    untagged = bool(_UNTAGGED_ONLY.intersection(covered))
+
+    def from_key(key: int) -> bytes:
+        data = (key & mask).to_bytes(KEY_SIZE, "big")
+        parts = [data[_FIELD_BYTE["in_port"]:_FIELD_BYTE["in_port"] + 4]] if use_port else []
+        for name in ("eth_dst", "eth_src", "eth_type"):
+            if name in covered:
+                at = _FIELD_BYTE[name]
+                parts.append(data[at:at + _slot_size(FIELD_WIDTH[name])])
+        for name in ("vlan_tci", "vlan_tpid", "cvlan_tci"):
+            if name in covered:
+                at = _FIELD_BYTE[name]
+                parts.append(data[at:at + 2])
+        return b"".join(parts)
+
+    return _frame_projection(use_port, tuple(ranges), zeros, untagged), from_key
+
+
+def _frame_projection(use_port: bool, ranges: tuple[tuple[int, int], ...], zeros: bytes,
+                      untagged: bool) -> Projection:
+    """The per-packet half of ``projector``, specialised for the common shapes."""
+    if untagged:
+        def project_untagged(frame: bytes | bytearray | memoryview, port: bytes) -> bytes | None:
+            if len(frame) < 14:
+                return None
+            eth_type = frame[12] << 8 | frame[13]
+            if eth_type < 0x0600 or eth_type == 0x8100 or eth_type == 0x88A8:
+                return None
+            return b"".join((port if use_port else b"",
+                             *[frame[a:b] for a, b in ranges], zeros))
+        return project_untagged
+    if not ranges:
+        if use_port:
+            def project_port(frame: bytes | bytearray | memoryview, port: bytes) -> bytes:
+                return port
+            return project_port
+
+        def project_nothing(frame: bytes | bytearray | memoryview, port: bytes) -> bytes:
+            return b""
+        return project_nothing
+    if len(ranges) == 1:
+        (start, end), = ranges
+        if use_port:
+            def project_port_range(frame: bytes | bytearray | memoryview,
+                                   port: bytes) -> bytes | None:
+                return port + frame[start:end] if len(frame) >= 14 else None
+            return project_port_range
+
+        def project_range(frame: bytes | bytearray | memoryview, port: bytes) -> bytes | None:
+            return bytes(frame[start:end]) if len(frame) >= 14 else None
+        return project_range
+
+    def project_ranges(frame: bytes | bytearray | memoryview, port: bytes) -> bytes | None:
+        if len(frame) < 14:
+            return None
+        return b"".join((port if use_port else b"", *[frame[a:b] for a, b in ranges]))
+    return project_ranges
 
 
 # ------------------------------------------------------------------ keys by name

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 ETH_HLEN = 14
@@ -289,7 +289,7 @@ def _segments(
     return segments
 
 
-def _local_mac(name: str) -> bytes:
+def local_mac(name: str) -> bytes:
     """A stable locally administered unicast MAC derived from a port name."""
     return b"\x02" + hashlib.blake2b(name.encode(), digest_size=5).digest()
 
@@ -304,8 +304,12 @@ class DummyNetdev:
     (beyond that injected frames count as rx_dropped), `sent` keeps the last
     `sent_len` output frames (copies, so memoryviews from other netdevs are safe
     to output). With the link down, injected frames are dropped (rx_dropped) and
-    sends fail (tx_dropped), as on a port without carrier.
+    sends fail (tx_dropped), as on a port without carrier. `on_rx`, when set, is
+    called with no arguments after each queued frame (the datapath's wake-up: it
+    has no file descriptor to wait on).
     """
+
+    type = "dummy"
 
     def __init__(
         self,
@@ -319,7 +323,7 @@ class DummyNetdev:
         if hw_addr is not None and len(hw_addr) != 6:
             raise ValueError(f"hw_addr must be 6 bytes, got {len(hw_addr)}")
         self.name = name
-        self.hw_addr = hw_addr if hw_addr is not None else _local_mac(name)
+        self.hw_addr = hw_addr if hw_addr is not None else local_mac(name)
         self.mtu = mtu
         self.link_up = True
         self.stats = NetdevStats()
@@ -327,6 +331,8 @@ class DummyNetdev:
         self._rx: deque[RxFrame] = deque()
         self._rx_queue_len = rx_queue_len
         self.closed = False
+        self.on_rx: Callable[[], None] | None = None
+        self.vanished = False  # set by a test: the "device" was deleted under the datapath
 
     def __repr__(self) -> str:
         return f"DummyNetdev({self.name!r})"
@@ -350,7 +356,13 @@ class DummyNetdev:
             self.stats.rx_dropped += 1
             return False
         self._rx.append((bytes(frame), vlan_tci))
+        if self.on_rx is not None:
+            self.on_rx()
         return True
+
+    def present(self) -> bool:
+        """False once closed or marked vanished (what a deleted Linux interface reports)."""
+        return not self.closed and not self.vanished
 
     def set_link(self, up: bool) -> None:
         """Carrier on/off (what a controller sees as OFPPS_LINK_DOWN)."""
@@ -389,3 +401,96 @@ class DummyNetdev:
     def close(self) -> None:
         self.closed = True
         self._rx.clear()
+
+
+# ------------------------------------------------------------------ patch
+
+MAX_PATCH_DEPTH = 8
+"""Patch hops one packet may take before it is dropped (a loop of patch ports, or a
+flood fanning out through them, ends here; each drop counts in tx_dropped and `loops`)."""
+
+
+class PatchNetdev:
+    """One end of a patch cable between two datapaths (or two ports of one).
+
+    What is sent out of one end is received on its peer at once: the datapath
+    that owns the peer sets `deliver` (a callable taking a list of RxFrame) when
+    the port is added, and processes those frames before `send_batch` returns, so
+    a packet crosses any number of bridges within one batch. The recursion is
+    bounded by MAX_PATCH_DEPTH, counted over the whole chain. There is no queue
+    and no file descriptor; `recv_batch` is always empty. The link is up while
+    both ends are open and joined (`connect_patch`).
+    """
+
+    type = "patch"
+    _depth = 0  # patch hops of the packet(s) being delivered right now, all patch ports
+
+    def __init__(self, name: str, hw_addr: bytes | None = None, mtu: int = 65535) -> None:
+        if hw_addr is not None and len(hw_addr) != 6:
+            raise ValueError(f"hw_addr must be 6 bytes, got {len(hw_addr)}")
+        self.name = name
+        self.hw_addr = hw_addr if hw_addr is not None else local_mac(name)
+        self.mtu = mtu
+        self.stats = NetdevStats()
+        self.peer: PatchNetdev | None = None
+        self.deliver: Callable[[list[RxFrame]], None] | None = None
+        self.closed = False
+        self.loops = 0  # frames dropped at MAX_PATCH_DEPTH
+
+    def __repr__(self) -> str:
+        peer = self.peer.name if self.peer is not None else None
+        return f"PatchNetdev({self.name!r}, peer={peer!r})"
+
+    @property
+    def link_up(self) -> bool:
+        peer = self.peer
+        return not self.closed and peer is not None and not peer.closed
+
+    def present(self) -> bool:
+        return not self.closed
+
+    def fileno(self) -> int | None:
+        return None
+
+    def recv_batch(self, max_packets: int) -> list[RxFrame]:
+        return []
+
+    def send(self, frame: Frame) -> bool:
+        return self.send_batch((frame,)) == 1
+
+    def send_batch(self, frames: Iterable[Frame]) -> int:
+        batch = list(frames)
+        if not batch:
+            return 0
+        peer = self.peer
+        stats = self.stats
+        if not self.link_up or peer is None or peer.deliver is None:
+            stats.tx_dropped += len(batch)
+            return 0
+        if PatchNetdev._depth >= MAX_PATCH_DEPTH:
+            stats.tx_dropped += len(batch)
+            self.loops += len(batch)
+            return 0
+        size = sum(map(len, batch))
+        stats.tx_packets += len(batch)
+        stats.tx_bytes += size
+        peer.stats.rx_packets += len(batch)
+        peer.stats.rx_bytes += size
+        PatchNetdev._depth += 1
+        try:
+            peer.deliver([(frame, 0) for frame in batch])
+        finally:
+            PatchNetdev._depth -= 1
+        return len(batch)
+
+    def close(self) -> None:
+        self.closed = True
+        self.deliver = None
+
+
+def connect_patch(a: PatchNetdev, b: PatchNetdev) -> None:
+    """Join two patch ends (OVS options:peer on both sides)."""
+    if a is b:
+        raise ValueError("a patch port cannot be its own peer")
+    a.peer = b
+    b.peer = a

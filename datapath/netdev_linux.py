@@ -360,6 +360,7 @@ class _LinuxNetdev:
 
     name: str
     _ctl: socket.socket  # any socket in the interface's network namespace, for ioctls
+    ifindex: int
 
     def __init__(self) -> None:
         self._stats = NetdevStats()
@@ -407,6 +408,19 @@ class _LinuxNetdev:
         except OSError:
             return False
         return flags & (IFF_UP | IFF_RUNNING) == IFF_UP | IFF_RUNNING
+
+    def present(self) -> bool:
+        """Whether the interface this netdev opened still exists (same name, same ifindex).
+
+        False once it was deleted (or deleted and re-created: a new device needs a new
+        netdev); the datapath polls this to report vanished ports.
+        """
+        if self._closed:
+            return False
+        try:
+            return if_index(self._ctl, self.name) == self.ifindex
+        except OSError:
+            return False
 
     def set_admin_up(self, up: bool) -> None:
         """Set the interface administratively up or down (raises OSError on failure)."""
@@ -476,6 +490,8 @@ class SystemNetdev(_LinuxNetdev):
     recvmsg_into/sendmsg per packet, `io="auto"` picks mmsg when it loads.
     Raises OSError from the constructor if the interface cannot be opened.
     """
+
+    type = "system"
 
     def __init__(
         self,
@@ -742,6 +758,8 @@ class InternalNetdev(_LinuxNetdev):
     system port) instead of doing that work itself.
     """
 
+    type = "internal"
+
     def __init__(
         self,
         ifname: str,
@@ -768,6 +786,7 @@ class InternalNetdev(_LinuxNetdev):
                 set_if_mtu(ctl, self.name, mtu)
             self._mtu = if_mtu(ctl, self.name)
             self._hw_addr = if_hw_addr(ctl, self.name)
+            self.ifindex = if_index(ctl, self.name)
         except BaseException:
             os.close(fd)
             if ctl is not None:

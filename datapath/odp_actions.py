@@ -187,15 +187,16 @@ class PacketCtx:
     for each packet (tunnel fields come from the receiving port, 0 if none).
     """
 
-    __slots__ = ("in_port", "now", "tun_id", "tun_ipv4_src", "tun_ipv4_dst")
+    __slots__ = ("in_port", "now", "tun_id", "tun_ipv4_src", "tun_ipv4_dst", "key")
 
     def __init__(self, in_port: int = 0, now: float = 0.0, tun_id: int = 0,
-                 tun_ipv4_src: int = 0, tun_ipv4_dst: int = 0) -> None:
+                 tun_ipv4_src: int = 0, tun_ipv4_dst: int = 0, key: int = 0) -> None:
         self.in_port = in_port
         self.now = now
         self.tun_id = tun_id
         self.tun_ipv4_src = tun_ipv4_src
         self.tun_ipv4_dst = tun_ipv4_dst
+        self.key = key  # the flow key the packet was received with (for upcalls)
 
 
 class ActionEnv(Protocol):
@@ -219,6 +220,7 @@ _Step = Callable[[Frame, PacketCtx], Frame | None]
 _Writer = Callable[[bytearray, pk.Offsets], None]
 
 _U16 = Struct("!H").unpack_from
+_join = b"".join  # accepts memoryview pieces (netdev frames), unlike bytes.__add__
 _PUT16 = Struct("!H").pack_into
 _NO_OFFSETS: pk.Offsets = (None, 0, None, None, 0)
 _VLAN_TPIDS = pk.VLAN_TPIDS
@@ -626,13 +628,13 @@ def _push_vlan_step(action: PushVlan) -> _Step:
     tag = Struct("!HH").pack(action.tpid, action.tci & ~0x1000)
 
     def push_vlan(frame: Frame, ctx: PacketCtx) -> Frame:
-        return frame[:12] + tag + frame[12:] if len(frame) >= 14 else frame
+        return _join((frame[:12], tag, frame[12:])) if len(frame) >= 14 else frame
     return push_vlan
 
 
 def _pop_vlan(frame: Frame, ctx: PacketCtx) -> Frame:
     if len(frame) >= 18 and _U16(frame, 12)[0] in _VLAN_TPIDS:
-        return frame[:12] + frame[16:]
+        return _join((frame[:12], frame[16:]))
     return frame
 
 
@@ -641,7 +643,7 @@ def _push_mpls_step(action: PushMpls) -> _Step:
 
     def push_mpls(frame: Frame, ctx: PacketCtx) -> Frame:
         at = pk.ethertype_offset(frame)
-        return frame if at is None else frame[:at] + header + frame[at + 2:]
+        return frame if at is None else _join((frame[:at], header, frame[at + 2:]))
     return push_mpls
 
 
@@ -652,7 +654,7 @@ def _pop_mpls_step(action: PopMpls) -> _Step:
         at = pk.ethertype_offset(frame)
         if at is not None and len(frame) >= at + 6 and \
                 _U16(frame, at)[0] in pk.MPLS_ETH_TYPES:
-            return frame[:at] + ethertype + frame[at + 6:]  # drops the top LSE
+            return _join((frame[:at], ethertype, frame[at + 6:]))  # drops the top LSE
         return frame
     return pop_mpls
 

@@ -42,10 +42,10 @@ from datapath.flow import (
     format_key,
     key_get,
     key_to_dict,
-    layer_offsets,
     make_key,
     make_mask,
 )
+from datapath.packet import header_offsets
 
 # ------------------------------------------------------------------ frame builders
 
@@ -329,7 +329,7 @@ def test_ipv4_tcp_tos_flags():
 def test_ipv4_options_move_l4():
     assert fields(FRAMES["tcp4_options"]) == {**V4, "ip_proto": 6, "tp_src": 1, "tp_dst": 2,
                                               "tcp_flags": 0x1FF}
-    assert layer_offsets(FRAMES["tcp4_options"]) == (-1, 14, 38)
+    assert header_offsets(FRAMES["tcp4_options"])[2:4] == (14, 38)
 
 
 def test_ipv4_sctp_icmp_other():
@@ -344,7 +344,7 @@ def test_ipv4_fragments():
     assert fields(FRAMES["frag4_later"]) == {**V4, "ip_proto": 17, "ip_frag": 3}
     assert fields(FRAMES["frag4_last"]) == {**V4, "ip_proto": 6, "ip_frag": 3}
     assert fields(FRAMES["df4"]) == {**V4, "ip_proto": 17, "tp_src": 7, "tp_dst": 8}
-    assert layer_offsets(FRAMES["frag4_later"]) == (-1, 14, -1)
+    assert header_offsets(FRAMES["frag4_later"])[2:4] == (14, None)
 
 
 def test_vlan_tags():
@@ -353,7 +353,7 @@ def test_vlan_tags():
     assert fields(FRAMES["qinq_udp4"]) == {**V4, "vlan_tci": 0xB00A, "vlan_tpid": 0x88A8,
                                            "cvlan_tci": 0x5007, "ip_proto": 17, "tp_src": 1,
                                            "tp_dst": 2}
-    assert layer_offsets(FRAMES["qinq_udp4"]) == (-1, 22, 42)
+    assert header_offsets(FRAMES["qinq_udp4"])[2:4] == (22, 42)
 
 
 def test_third_tag_is_the_ethertype():
@@ -384,7 +384,7 @@ def test_llc_snap():
     assert fields(FRAMES["llc"]) == {**L2, "eth_type": 0x05FF}
     assert fields(FRAMES["snap_ipv4"]) == {**V4, "ip_proto": 17, "tp_src": 9, "tp_dst": 10}
     assert fields(FRAMES["snap_oui"]) == {**L2, "eth_type": 0x05FF}
-    assert layer_offsets(FRAMES["snap_ipv4"]) == (-1, 22, 42)
+    assert header_offsets(FRAMES["snap_ipv4"])[2:4] == (22, 42)
 
 
 def test_arp():
@@ -397,7 +397,7 @@ def test_arp():
                                       "arp_sha": n(MAC_A)}
     assert fields(FRAMES["arp_op_big"]) == {**arp_l2, "arp_sha": n(MAC_A)}
     assert fields(FRAMES["arp_not_ether"]) == {**L2, "eth_type": 0x0806}
-    assert layer_offsets(FRAMES["arp_request"]) == (-1, 14, -1)
+    assert header_offsets(FRAMES["arp_request"])[1:4] == (0x0806, 14, None)
 
 
 def test_mpls_top_entry_only():
@@ -406,7 +406,7 @@ def test_mpls_top_entry_only():
     assert fields(FRAMES["mpls_mcast"]) == {**L2, "eth_type": 0x8848, "mpls_lse": 0xFFFFFFFF}
     assert fields(FRAMES["vlan_mpls"]) == {**L2, "eth_type": 0x8847, "vlan_tci": 0x1123,
                                            "vlan_tpid": 0x8100, "mpls_lse": 16 << 12 | 0x101}
-    assert layer_offsets(FRAMES["vlan_mpls"]) == (18, -1, -1)
+    assert header_offsets(FRAMES["vlan_mpls"])[:4] == (18, 0x8847, 18, None)
 
 
 def test_pbb_isid_only():
@@ -419,7 +419,7 @@ def test_ipv6_tcp_udp_sctp():
                                       "tcp_flags": 0x018}
     assert fields(FRAMES["udp6"]) == {**V6, "ip_proto": 17, "tp_src": 546, "tp_dst": 547}
     assert fields(FRAMES["sctp6"]) == {**V6, "ip_proto": 132, "tp_src": 1, "tp_dst": 2}
-    assert layer_offsets(FRAMES["udp6"]) == (-1, 14, 54)
+    assert header_offsets(FRAMES["udp6"])[2:4] == (14, 54)
 
 
 def test_icmpv6_and_nd():
@@ -589,8 +589,8 @@ def test_every_truncation_keys_only_valid_layers(name):
     full = key_to_dict(extract(frame, 1))
     for size in range(len(frame) + 1):
         got = key_to_dict(extract(frame[:size], 1))
-        offsets = layer_offsets(frame[:size])
-        assert all(-1 <= ofs <= size for ofs in offsets)
+        l2_end, _, l3, l4, _ = header_offsets(frame[:size])
+        assert all(ofs is None or 0 <= ofs <= size for ofs in (l2_end, l3, l4))
         if size < 14:
             assert got == {"in_port": 1}
             continue
@@ -606,7 +606,7 @@ def test_every_truncation_keys_only_valid_layers(name):
 
 def _ip_end(frame: bytes) -> int:
     """Where the IPv4/IPv6 datagram in ``frame`` ends by its length field (0: no IP)."""
-    l3 = layer_offsets(frame)[1]
+    l3 = header_offsets(frame)[2] or 0
     eth_type = key_get(extract(frame, 0), "eth_type")
     if eth_type == 0x0800 and l3 > 0:
         return l3 + struct.unpack_from("!H", frame, l3 + 2)[0]
@@ -620,7 +620,7 @@ def test_random_bytes_never_raise(frame, in_port, vlan_tci):
     key = extract(frame, in_port, vlan_tci)
     assert 0 <= key < 1 << (KEY_SIZE * 8)
     assert key_get(key, "in_port") == in_port
-    layer_offsets(frame)
+    header_offsets(frame)
     format_key(key)
 
 
@@ -630,7 +630,7 @@ def test_corrupted_golden_frames_never_raise(name, position, garbage):
     frame[position:position + len(garbage)] = garbage
     key = extract(bytes(frame), 1)
     assert key_get(key, "in_port") == 1
-    layer_offsets(frame)
+    header_offsets(frame)
 
 
 # ------------------------------------------------------------------ OVS cross-check
@@ -767,3 +767,53 @@ def test_ovs_flow_extract_agrees(ovs_ofctl, tmp_path):
         if ours != ovs:
             mismatches.append((frame.hex(), sorted(set(ours.items()) ^ set(ovs.items()))))
     assert not mismatches, f"{len(mismatches)} of {len(corpus)} differ, e.g. {mismatches[:5]}"
+
+
+# ------------------------------------------------------------------ header projections
+
+PROJECTABLE_MASKS = [
+    0,
+    make_mask(in_port=True),
+    make_mask(in_port=True, eth_dst=True),
+    make_mask(eth_src=True),
+    make_mask(in_port=True, eth_dst=True, eth_src=True),
+    make_mask(in_port=True, eth_dst=True, eth_type=True),
+    make_mask(in_port=True, eth_src=True, eth_type=True, vlan_tci=0x1000),
+    make_mask(in_port=True, eth_dst=True, vlan_tci=0x1FFF, vlan_tpid=True, cvlan_tci=True),
+    make_mask(eth_type=True),
+]
+
+
+def test_projector_only_for_fixed_offset_whole_fields():
+    for mask in PROJECTABLE_MASKS:
+        assert flow.projector(mask) is not None
+    for mask in (make_mask(ip_proto=True), make_mask(in_port=True, tp_dst=True),
+                 make_mask(eth_dst=0x010000000000), make_mask(in_port=0xFF),
+                 make_mask(in_port=True, tun_id=True)):
+        assert flow.projector(mask) is None
+
+
+@pytest.mark.parametrize("mask", PROJECTABLE_MASKS)
+def test_projection_of_a_frame_equals_projection_of_its_masked_key(mask):
+    """from_frame(frame) is None, or exactly from_key(extract(frame) & mask): so a cache
+    indexed by projection finds the same megaflow as one indexed by masked key."""
+    made = flow.projector(mask)
+    assert made is not None
+    from_frame, from_key = made
+    rng = random.Random(mask & 0xFFFF)
+    frames = list(FRAMES.values())
+    frames += [frame[:cut] for frame in FRAMES.values() for cut in (0, 5, 13, 14, 15)]
+    frames += [bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 40))) for _ in range(300)]
+    seen_none = seen_value = 0
+    for frame in frames:
+        for in_port in (1, 0xFFFF0001):
+            projection = from_frame(memoryview(frame), in_port.to_bytes(4, "big"))
+            if projection is None:
+                seen_none += 1
+                continue
+            seen_value += 1
+            assert projection == from_key(extract(frame, in_port) & mask), frame.hex()
+    assert seen_value > 100
+    # keys that differ under the mask never share a projection
+    keys = {extract(frame, 1) & mask for frame in frames}
+    assert len({from_key(key) for key in keys}) == len(keys)

@@ -136,6 +136,24 @@ def test_bytearray_input_is_not_modified() -> None:
     assert frame == before and env.outputs[0][1] != before
 
 
+def test_memoryview_input_gives_the_same_frames() -> None:
+    """Netdevs hand over views into their receive ring; every action must take one."""
+    frame = eth(ipv4(tcp(), 6), 0x0800)
+    lists = [
+        [a.PushVlan(0x8100, 5), a.Output(1)],
+        [a.PushVlan(0x88A8, 5), a.PushVlan(0x8100, 6), a.PopVlan(), a.Output(1)],
+        [a.PushMpls(0x8847, 0x12345140), a.Output(1), a.PopMpls(0x0800), a.Output(2)],
+        [set_("eth_dst", MAC_X), a.Output(1)],
+        [set_("ipv4_src", IP4_X), a.Output(1)],
+        [a.Truncate(20), a.Userspace(b"u", None), a.Output(1)],
+        [a.Meter(1), a.Output(1)],
+    ]
+    for actions in lists:
+        want = run(actions, frame, env=Env([4]))
+        got = run(actions, memoryview(frame), env=Env([4]))  # type: ignore[arg-type]
+        assert (got.outputs, got.upcalls) == (want.outputs, want.upcalls), actions
+
+
 # ------------------------------------------------------------------ set: L2
 
 
