@@ -24,7 +24,7 @@ help: ## show this list
 venv: ## .venv (Python 3.11) with switch-agent installed editable + test/lint tools
 	@$(SETUP) venv
 
-deps: ## Debian packages the tests need (openvswitch-common: ovs-ofctl), only if missing
+deps: ## Debian packages the tests and benches need (ovs-ofctl, iperf3, ping, ovs-vswitchd), only if missing
 	@$(SETUP) deps
 
 ryu-venv: ## .ryu-venv: Ryu 4.34 on pyenv's Python 3.9 (independent implementation for tests)
@@ -40,7 +40,7 @@ test: setup ## set everything up, lint, then run the whole suite with a coverage
 run: venv ## offline demo of the OpenFlow library (swctl parse-flow / ofp-print)
 	@VENV=$(VENV) scripts/demo.sh
 
-bench: venv ryu-venv ## run every bench/*.py with the venv's Python (Ryu gives reference figures)
+bench: venv ryu-venv deps ## run every bench/*.py with the venv's Python (netdev_forward.py and datapath.py: as root)
 	@shopt -s nullglob; benches=(bench/*.py); \
 	if (( $${#benches[@]} == 0 )); then echo "no benchmarks yet (bench/*.py)"; exit 0; fi; \
 	for b in "$${benches[@]}"; do echo "==> $$b"; $(PY) "$$b"; done

@@ -14,7 +14,8 @@ wire, what the forwarder moved (b's tx_packets) and what h2's veth received.
 When a C compiler is present, a C recvmmsg/sendmmsg forwarder with the same
 socket options (PACKET_AUXDATA, PACKET_VNET_HDR, PACKET_IGNORE_OUTGOING) runs
 in the same topology for the ratio: the figures on this VM drift between runs,
-so only same-run ratios mean much.
+so only same-run ratios mean much. bench/datapath.py reuses `Line` (the topology)
+and `generator_argv` (the generator, which can also cycle through N 5-tuples).
 
 TCP: a Python client in h1 sends for S seconds to a server in h2 (both on CPU 0,
 the forwarder on CPU 1); Gbit/s from the server's byte count, retransmits from
@@ -124,14 +125,24 @@ GENERATOR = r"""
 import ctypes, os, socket, struct, sys, time
 ifname, count, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 os.sched_setaffinity(0, {int(sys.argv[4])})
+flows = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
 s.bind((ifname, 0))
-udp = struct.pack("!HHHH", 1024, 9, 8 + 18, 0) + bytes(18)
-ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                 socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2"))
-frame = bytes.fromhex("02aabbccddee020000000001") + b"\x08\x00" + ip + udp
-assert len(frame) == 60
-buf = ctypes.create_string_buffer(frame, len(frame))
+
+def frame(i):
+    # flow i: UDP source port 1024 + i % 60000, destination port 9 + i // 60000;
+    # valid IPv4 header checksum (a Linux bridge with br_netfilter drops bad ones)
+    udp = struct.pack("!HHHH", 1024 + i % 60000, 9 + i // 60000, 8 + 18, 0) + bytes(18)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2"))
+    total = sum(struct.unpack("!10H", ip))
+    total = (total & 0xFFFF) + (total >> 16)
+    ip = ip[:10] + struct.pack("!H", ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF) + ip[12:]
+    return bytes.fromhex("02aabbccddee020000000001") + b"\x08\x00" + ip + udp
+
+frames = b"".join(frame(i) for i in range(flows))
+assert len(frames) == 60 * flows
+buf = ctypes.create_string_buffer(frames, len(frames))
 
 class IOVec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
@@ -145,26 +156,42 @@ class MMsgHdr(ctypes.Structure):
     _fields_ = [("hdr", MsgHdr), ("len", ctypes.c_uint)]
 
 BATCH = 256
-iov = IOVec(ctypes.addressof(buf), len(frame))
-msgs = (MMsgHdr * BATCH)()
-for m in msgs:
-    m.hdr.iov = ctypes.addressof(iov)
+# msgs[j] carries flow j % flows; a batch is BATCH consecutive msgs starting at flow `at`
+iovs = (IOVec * flows)()
+for i in range(flows):
+    iovs[i].base = ctypes.addressof(buf) + 60 * i
+    iovs[i].len = 60
+msgs = (MMsgHdr * (flows + BATCH))()
+for j, m in enumerate(msgs):
+    m.hdr.iov = ctypes.addressof(iovs) + (j % flows) * ctypes.sizeof(IOVec)
     m.hdr.iovlen = 1
 libc = ctypes.CDLL(None, use_errno=True)
 sendmmsg = libc.sendmmsg
 sendmmsg.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
-fd, addr = s.fileno(), ctypes.addressof(msgs)
-sent = 0
+fd, addr, size = s.fileno(), ctypes.addressof(msgs), ctypes.sizeof(MMsgHdr)
+sent = at = 0
 start = time.monotonic()
 deadline = start + seconds
 while sent < count:
-    n = sendmmsg(fd, addr, BATCH, 0)
+    n = sendmmsg(fd, addr + at * size, BATCH, 0)
     if n > 0:
         sent += n
+        at = (at + n) % flows
     if time.monotonic() >= deadline:
         break
 print(sent, time.monotonic() - start, flush=True)
 """
+
+
+def generator_argv(ifname: str, count: int, seconds: float, cpu: int, flows: int = 1) -> list[str]:
+    """The generator's command line: 64-byte UDP frames on ifname, `flows` distinct 5-tuples.
+
+    It sends until `count` frames or `seconds` have gone, pinned to `cpu`, and prints
+    "<sent> <elapsed seconds>". Frames go to a foreign MAC (02:aa:bb:cc:dd:ee) from
+    02:00:00:00:00:01, 10.0.0.1 -> 10.0.0.2; flow i has UDP source port 1024 + i % 60000.
+    """
+    return [sys.executable, "-c", GENERATOR, ifname, str(count), str(seconds), str(cpu), str(flows)]
+
 
 TCP_SERVER = r"""
 import os, socket, sys, time
@@ -297,7 +324,7 @@ def bench_pps(seconds: float, count: int) -> None:
     workdir = tempfile.mkdtemp(prefix="netdev-bench-")
     try:
         line = Line(lab)
-        generator = [sys.executable, "-c", GENERATOR, line.h1_if, str(count), str(seconds), str(GEN_CPU)]
+        generator = generator_argv(line.h1_if, count, seconds, GEN_CPU)
         sent, elapsed = lab.run(line.h1, generator, timeout=seconds + 30).stdout.split()
         print(f"  {'generator alone':38s} {int(sent) / float(elapsed) / 1e3:7.0f} kpps into the veth")
         c_kpps = None

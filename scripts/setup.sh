@@ -3,8 +3,9 @@
 #
 #   scripts/setup.sh venv      .venv: Python 3.11, `pip install -e '.[test,lint]'`
 #                              (reinstalled only when pyproject.toml changes)
-#   scripts/setup.sh deps      Debian packages the tests need (openvswitch-common
-#                              for ovs-ofctl); apt-get runs only if something is missing
+#   scripts/setup.sh deps      Debian packages the tests and benches need (ovs-ofctl,
+#                              iperf3, ping, OVS's ovs-vswitchd); apt-get runs only
+#                              if a binary is missing, with service starts forbidden
 #   scripts/setup.sh ryu-venv  .ryu-venv: Ryu 4.34 on pyenv's Python 3.9, the
 #                              independent OpenFlow implementation the tests compare with
 #   scripts/setup.sh all       all three, in that order
@@ -31,7 +32,18 @@ RYU_BOOTSTRAP=("setuptools<58" "wheel")
 RYU_PACKAGES=("ryu==4.34" "eventlet==0.30.2")
 RYU_PY_MINOR="3.9"
 
-DEBIAN_PACKAGES=(openvswitch-common)   # ovs-ofctl: independent OpenFlow client/printer
+# Debian packages as "binary:package": the package is installed when the binary is
+# not on PATH. ovs-ofctl is the independent OpenFlow client/printer the cross-checks
+# use; iperf3 and ping drive the integration tests' and bench/datapath.py's TCP and
+# RTT figures; ovs-vswitchd is the OVS-netdev reference bench/datapath.py starts in a
+# private directory (the package's system service is never started: see
+# with_services_forbidden).
+DEBIAN_PACKAGES=(
+    "ovs-ofctl:openvswitch-common"
+    "iperf3:iperf3"
+    "ping:iputils-ping"
+    "ovs-vswitchd:openvswitch-switch"
+)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -106,25 +118,65 @@ cmd_venv() {
 }
 
 # ------------------------------------------------------------------ Debian packages
+# with_services_forbidden CMD...: run CMD with a /usr/sbin/policy-rc.d that exits 101,
+# so invoke-rc.d / deb-systemd-invoke start no service a package ships (no system
+# ovsdb-server/ovs-vswitchd, no iperf3 daemon). Whatever policy-rc.d was there
+# before is put back afterwards (ours is removed if there was none), also on failure.
+POLICY_RC=/usr/sbin/policy-rc.d
+with_services_forbidden() {
+    local rc=0
+    POLICY_RC_BACKUP=""
+    if [[ -e "$POLICY_RC" ]]; then
+        POLICY_RC_BACKUP="$(mktemp "$POLICY_RC.switch-agent-backup.XXXXXX")"
+        cp -p "$POLICY_RC" "$POLICY_RC_BACKUP"
+    fi
+    trap restore_policy_rc EXIT
+    trap 'exit 130' INT TERM
+    printf '#!/bin/sh\n# written by switch-agent scripts/setup.sh for one apt-get run\nexit 101\n' >"$POLICY_RC"
+    chmod 755 "$POLICY_RC"
+    "$@" || rc=$?
+    restore_policy_rc
+    trap - EXIT INT TERM
+    return "$rc"
+}
+
+restore_policy_rc() {
+    if [[ -n "$POLICY_RC_BACKUP" ]]; then
+        mv -f "$POLICY_RC_BACKUP" "$POLICY_RC"
+        POLICY_RC_BACKUP=""
+    else
+        rm -f "$POLICY_RC"
+    fi
+}
+
 cmd_deps() {
-    local missing=()
-    command -v ovs-ofctl >/dev/null 2>&1 || missing+=(openvswitch-common)
+    local missing=() entry binary package
+    for entry in "${DEBIAN_PACKAGES[@]}"; do
+        binary="${entry%%:*}" package="${entry#*:}"
+        # ovs-vswitchd lives in /usr/sbin, not on a non-root PATH.
+        command -v "$binary" >/dev/null 2>&1 || [[ -x "/usr/sbin/$binary" ]] || missing+=("$package")
+    done
     if ((${#missing[@]} == 0)); then
         return 0
     fi
     command -v apt-get >/dev/null 2>&1 \
-        || die "missing ${missing[*]} (for ovs-ofctl) and no apt-get: install Open vSwitch's ovs-ofctl by hand"
-    local sudo=()
+        || die "missing Debian packages ${missing[*]} and no apt-get: install them by hand"
     if ((EUID != 0)); then
-        command -v sudo >/dev/null 2>&1 || die "missing ${missing[*]}; need root (or sudo) to apt-get install it"
-        sudo=(sudo)
+        command -v sudo >/dev/null 2>&1 || die "missing Debian packages ${missing[*]}; need root (or sudo) to apt-get install them"
+        log "missing Debian packages ${missing[*]}: re-running this step with sudo"
+        sudo "$ROOT/scripts/setup.sh" deps
+        return 0
     fi
-    log "installing Debian packages: ${missing[*]}"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q \
-        || die "apt-get update failed"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    log "installing Debian packages (no services started): ${missing[*]}"
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300)
+    "${apt[@]}" update || die "apt-get update failed"
+    with_services_forbidden "${apt[@]}" install -y --no-install-recommends "${missing[@]}" \
         || die "apt-get install ${missing[*]} failed"
-    command -v ovs-ofctl >/dev/null 2>&1 || die "installed ${missing[*]} but ovs-ofctl is still not on PATH"
+    for entry in "${DEBIAN_PACKAGES[@]}"; do
+        binary="${entry%%:*}" package="${entry#*:}"
+        command -v "$binary" >/dev/null 2>&1 || [[ -x "/usr/sbin/$binary" ]] \
+            || die "installed $package but $binary is still not found"
+    done
 }
 
 # ------------------------------------------------------------------ .ryu-venv
@@ -155,7 +207,7 @@ cmd_ryu_venv() {
     printf '%s\n' "$want" > "$stamp"
 }
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 (($# >= 1)) || usage
 for step in "$@"; do
