@@ -79,7 +79,14 @@ from typing import Any, Protocol
 from datapath import flow as _flow
 from datapath.cache import TCP_FLAGS_MASK, FlowCache, Megaflow
 from datapath.meter import MeterBand, MeterStats, MeterTable
-from datapath.netdev import Netdev, RxFrame, insert_vlan
+from datapath.netdev import (
+    Netdev,
+    OffloadFrame,
+    RxFrame,
+    finish_frame,
+    finish_frames,
+    insert_vlan,
+)
 from datapath.odp_actions import (
     Action,
     Executor,
@@ -220,8 +227,8 @@ class Dpif(Protocol):
 
 
 class _Port:
-    __slots__ = ("port_no", "key_bytes", "netdev", "type", "fd", "tunnel", "txq", "link_up",
-                 "vanished", "wake_pending")
+    __slots__ = ("port_no", "key_bytes", "netdev", "type", "fd", "tunnel", "offload_in",
+                 "offload_out", "txq", "link_up", "vanished", "wake_pending")
 
     def __init__(self, port_no: int, netdev: Any) -> None:
         self.port_no = port_no
@@ -230,6 +237,8 @@ class _Port:
         self.type: str = getattr(netdev, "type", type(netdev).__name__)
         self.fd: int | None = None
         self.tunnel = hasattr(netdev, "recv_tunnel_batch") and hasattr(netdev, "send_tunnel_batch")
+        self.offload_in = False  # the netdev delivers OffloadFrames (set by port_add)
+        self.offload_out = hasattr(netdev, "send_batch_offload")
         self.txq: list[Any] = []  # frames, or (frame, tun_id, src, dst) for a tunnel port
         self.link_up = bool(netdev.link_up)
         self.vanished = False
@@ -275,6 +284,7 @@ class Datapath:
         upcall_queue_len: int = 4096,
         upcall_batch: int = 64,
         port_check_interval: float = 1.0,
+        offload: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch < 1 or upcall_queue_len < 1 or upcall_batch < 1:
@@ -284,6 +294,8 @@ class Datapath:
         self.upcall_queue_len = upcall_queue_len
         self.upcall_batch = upcall_batch
         self.port_check_interval = port_check_interval
+        self.offload = offload
+        self._offload_pending = False  # OffloadFrames may be queued for output
         self.clock = clock
         self.cache = FlowCache(flow_limit, emc_size, emc_insert_inv_prob, _flow.projector)
         self.meters = MeterTable()
@@ -399,7 +411,7 @@ class Datapath:
             else:
                 frames = netdev.recv_batch(self.batch)
                 if frames:
-                    self._input(port, frames)
+                    self._input(port, frames, port.offload_in and netdev.rx_offloads > 0)
                 count = len(frames)
         except Exception:  # a bug: keep the datapath alive, say where
             self.errors += 1
@@ -410,12 +422,18 @@ class Datapath:
 
     # -- the fast path
 
-    def _input(self, port: _Port, frames: list[RxFrame]) -> None:
-        """The fast path for a batch from a plain port (see the module docstring)."""
+    def _input(self, port: _Port, frames: list[RxFrame], offload: bool = False) -> None:
+        """The fast path for a batch from a plain port (see the module docstring).
+
+        ``offload``: the batch holds OffloadFrames -- forwarded as they are by a lone
+        output, finished (segmented / checksummed) before any other actions.
+        """
+        if offload:
+            self._offload_pending = True
         megaflows = self.cache.megaflows
         projected = megaflows.projected
         if projected is None:
-            self._input_keyed(port, frames)
+            self._input_keyed(port, frames, offload)
             return
         now = self.clock()
         in_port = port.port_no
@@ -444,6 +462,8 @@ class Datapath:
             out = entry.out
             if out is not None:
                 out.append(frame)
+            elif offload and type(frame) is OffloadFrame:
+                self._run_finished(entry, frame, ctx)
             else:
                 ctx.key = extract(frame, in_port) if entry.needs_key else 0
                 ctx.tun_id = ctx.tun_ipv4_src = ctx.tun_ipv4_dst = 0
@@ -451,11 +471,11 @@ class Datapath:
         self.hit += hit
         megaflows.hits += hit
         if unmatched:
-            self._input_keyed(port, unmatched)  # flushes
+            self._input_keyed(port, unmatched, offload)  # flushes
         else:
             self._flush()
 
-    def _input_keyed(self, port: _Port, frames: list[RxFrame]) -> None:
+    def _input_keyed(self, port: _Port, frames: list[RxFrame], offload: bool = False) -> None:
         """The fast path with full key extraction: EMC, then megaflows, else upcall."""
         now = self.clock()
         in_port = port.port_no
@@ -481,6 +501,8 @@ class Datapath:
             out = entry.out
             if out is not None:
                 out.append(frame)
+            elif offload and type(frame) is OffloadFrame:
+                self._run_finished(entry, frame, ctx)
             else:
                 ctx.key = key
                 ctx.tun_id = ctx.tun_ipv4_src = ctx.tun_ipv4_dst = 0
@@ -516,12 +538,20 @@ class Datapath:
         self.malformed += counters.malformed - malformed
         self._flush()
 
+    def _run_finished(self, entry: Megaflow, frame: OffloadFrame, ctx: PacketCtx) -> None:
+        """Run a megaflow's actions on the finished segments of an OffloadFrame."""
+        for segment in finish_frame(frame):
+            ctx.key = _flow.extract(segment, ctx.in_port) if entry.needs_key else 0
+            ctx.tun_id = ctx.tun_ipv4_src = ctx.tun_ipv4_dst = 0
+            entry.actions(segment, ctx)
+
     def _deliver_patch(self, port: _Port, frames: list[RxFrame]) -> None:
         if self._ports.get(port.port_no) is port:
             self._input(port, frames)
 
     def _flush(self) -> None:
         """Send every queued output, one send_batch per port."""
+        offload, self._offload_pending = self._offload_pending, False
         for port in self._ports.values():
             queue = port.txq
             if queue:
@@ -529,8 +559,12 @@ class Datapath:
                 queue.clear()
                 if port.tunnel:
                     port.netdev.send_tunnel_batch(queued)
-                else:
+                elif not offload:
                     port.netdev.send_batch(queued)
+                elif port.offload_out:
+                    port.netdev.send_batch_offload(queued)
+                else:
+                    port.netdev.send_batch(finish_frames(queued))
         if self._upcalls:
             self._schedule_delivery()
 
@@ -538,6 +572,12 @@ class Datapath:
 
     def _miss(self, frame: Frame | memoryview, key: int, in_port: int) -> None:
         self.missed += 1
+        if type(frame) is OffloadFrame:  # the slow path sees what the wire would carry
+            for segment in finish_frame(frame):
+                self._queue_upcall(Upcall(UpcallKind.MISS, in_port,
+                                          _flow.extract(segment, in_port), bytes(segment), b"",
+                                          len(segment)))
+            return
         self._queue_upcall(Upcall(UpcallKind.MISS, in_port, key, bytes(frame), b"", len(frame)))
 
     def _queue_upcall(self, upcall: Upcall) -> None:
@@ -596,6 +636,9 @@ class Datapath:
         elif port_no in self._ports:
             raise FileExistsError(errno.EEXIST, f"{self.name}: port {port_no} exists")
         port = _Port(port_no, netdev)
+        if self.offload and hasattr(netdev, "offload") and hasattr(netdev, "rx_offloads"):
+            netdev.offload = True  # unfinished frames come as OffloadFrame: see _input
+            port.offload_in = True
         self._ports[port_no] = port
         if hasattr(netdev, "deliver"):  # a patch end: its peer's frames arrive here
             netdev.deliver = lambda frames, port=port: self._deliver_patch(port, frames)

@@ -289,6 +289,60 @@ def _segments(
     return segments
 
 
+# ------------------------------------------------------------------ offload pass-through
+
+# struct virtio_net_hdr (<linux/virtio_net.h>), native byte order.
+VNET_HDR = struct.Struct("=BBHHHH")  # flags, gso_type, hdr_len, gso_size, csum_start, csum_offset
+VNET_HDR_LEN = VNET_HDR.size
+VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
+VIRTIO_NET_HDR_GSO_NONE = 0
+
+
+class OffloadFrame(bytes):
+    """A frame the kernel left unfinished, with the virtio_net_hdr (``vnet``) saying what
+    is left: a partial checksum and/or a GSO super-frame to be cut into segments.
+
+    A netdev that passes offload work through delivers these instead of finishing them;
+    whoever only forwards one may hand it, unchanged, to a netdev with
+    ``send_batch_offload`` (the kernel then does the work on output, as it would have
+    for the sender); everyone else first calls ``finish_frame``.  Slicing or
+    concatenating one yields plain ``bytes``: anything that rewrites a frame must
+    finish it first.
+    """
+
+    vnet: bytes
+
+
+def offload_frame(data: Frame, vnet: Frame) -> OffloadFrame:
+    frame = OffloadFrame(data)
+    frame.vnet = bytes(vnet)
+    return frame
+
+
+def finish_frame(frame: OffloadFrame) -> list[bytes | bytearray]:
+    """What the kernel would have put on the wire: the segments of a GSO frame (each
+    with its own headers and checksums), or the frame with its checksum completed.
+    [] when the header describes something we cannot finish (counted by the caller)."""
+    flags, gso_type, _, gso_size, csum_start, csum_offset = VNET_HDR.unpack(frame.vnet)
+    if gso_type != VIRTIO_NET_HDR_GSO_NONE:
+        return list(gso_segment(frame, gso_type, gso_size, csum_start) or ())
+    if flags & VIRTIO_NET_HDR_F_NEEDS_CSUM:
+        buf = bytearray(frame)
+        return [buf] if checksum_complete(buf, csum_start, csum_offset) else []
+    return [bytes(frame)]
+
+
+def finish_frames(frames: Iterable[Frame]) -> list[Frame]:
+    """``frames`` with every OffloadFrame among them finished (order kept)."""
+    out: list[Frame] = []
+    for frame in frames:
+        if type(frame) is OffloadFrame:
+            out.extend(finish_frame(frame))
+        else:
+            out.append(frame)
+    return out
+
+
 def local_mac(name: str) -> bytes:
     """A stable locally administered unicast MAC derived from a port name."""
     return b"\x02" + hashlib.blake2b(name.encode(), digest_size=5).digest()

@@ -39,13 +39,20 @@ from itertools import accumulate, repeat
 from datapath.netdev import (
     ETH_HLEN,
     ETH_P_8021Q,
+    VIRTIO_NET_HDR_F_NEEDS_CSUM,
+    VIRTIO_NET_HDR_GSO_NONE,
     VLAN_TPID_SHIFT,
+    VNET_HDR,
+    VNET_HDR_LEN,
     Frame,
     NetdevStats,
+    OffloadFrame,
     RxFrame,
     checksum_complete,
+    finish_frames,
     frame_fits_mtu,
     gso_segment,
+    offload_frame,
 )
 
 # ------------------------------------------------------------------ kernel constants
@@ -90,10 +97,6 @@ TUN_F_TSO6 = 0x04
 TUN_F_TSO_ECN = 0x08
 # <linux/virtio_net.h>: struct virtio_net_hdr, native byte order (little-endian hosts);
 # the GSO types are in netdev.py with the segmentation they drive.
-VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
-VIRTIO_NET_HDR_GSO_NONE = 0
-VNET_HDR = struct.Struct("=BBHHHH")  # flags, gso_type, hdr_len, gso_size, csum_start, csum_offset
-VNET_HDR_LEN = VNET_HDR.size
 _VNET_ZERO = bytes(VNET_HDR_LEN)
 # <linux/ethtool.h>: legacy per-feature get/set commands (struct ethtool_value)
 ETHTOOL_FEATURES = {
@@ -372,6 +375,10 @@ class _LinuxNetdev:
         self.csum_completed = 0
         self.gso_frames = 0
         self.gso_segments = 0
+        # Offload pass-through (system ports): unfinished frames delivered as OffloadFrame.
+        self.offload = False
+        self.rx_offloads = 0  # OffloadFrames in the last recv_batch
+        self.offload_passed = 0  # ... in all
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -457,6 +464,11 @@ class _LinuxNetdev:
         """Deliver a frame whose virtio_net_hdr says work is left: returns bytes delivered."""
         flags, gso_type, _, gso_size, csum_start, csum_offset = VNET_HDR.unpack_from(view, base)
         frame = view[base + VNET_HDR_LEN : base + length]
+        if self.offload and not vlan:  # pass the work on (a stripped tag would move csum_start)
+            append((offload_frame(frame, view[base : base + VNET_HDR_LEN]), vlan))
+            self.rx_offloads += 1
+            self.offload_passed += 1
+            return length - VNET_HDR_LEN
         if gso_type != VIRTIO_NET_HDR_GSO_NONE:
             segments = gso_segment(frame, gso_type, gso_size, csum_start)
             if segments is None:
@@ -502,8 +514,10 @@ class SystemNetdev(_LinuxNetdev):
         promisc: bool = True,
         rcvbuf: int = 4 << 20,
         qdisc_bypass: bool = False,
+        offload: bool = False,
     ) -> None:
         super().__init__()
+        self.offload = offload
         if io not in ("auto", "mmsg", "msg"):
             raise ValueError(f"io must be auto, mmsg or msg, not {io!r}")
         if io == "mmsg" and _MMSG is None:
@@ -558,6 +572,7 @@ class SystemNetdev(_LinuxNetdev):
     # -- receive
 
     def recv_batch(self, max_packets: int) -> list[RxFrame]:
+        self.rx_offloads = 0
         return self._recv(max_packets)
 
     def _recv_mmsg(self, max_packets: int) -> list[RxFrame]:
@@ -703,6 +718,11 @@ class SystemNetdev(_LinuxNetdev):
         values[2 : 4 * count : 4] = list(accumulate(lens, initial=_bytes_address(blob)))[:count]
         values[3 : 4 * count : 4] = lens
         tx.packer(count).pack_into(tx.iovs, 0, *values[: 4 * count])
+        return self._sendmmsg(tx, lens)
+
+    def _sendmmsg(self, tx: _TxRing, lens: list[int]) -> int:
+        """sendmmsg the first len(lens) prepared messages of tx; counts what went out."""
+        count = len(lens)
         assert _MMSG is not None
         sendmmsg = _MMSG[1]
         start = 0
@@ -722,13 +742,51 @@ class SystemNetdev(_LinuxNetdev):
         stats.tx_bytes += sent_bytes
         return sent
 
-    def _send_msg(self, frames: list[Frame], lens: list[int]) -> int:
+    def send_batch_offload(self, frames: Iterable[Frame]) -> int:
+        """`send_batch` for batches that may hold OffloadFrames: those go out with their
+        virtio_net_hdr, so the kernel completes the checksum and segments on output
+        (what it would have done for the original sender). Their size is not held
+        against the MTU (a GSO super-frame is bigger by design; its gso_size is what
+        goes on the wire); other frames are checked as in send_batch."""
+        if not isinstance(frames, list):
+            frames = list(frames)
+        if not frames:
+            return 0
+        stats = self._stats
+        if self._closed:
+            stats.tx_dropped += len(frames)
+            return 0
+        limit = self._max_frame()
+        keep = [f for f in frames if type(f) is OffloadFrame or len(f) <= limit or self._fits(f)]
+        stats.tx_dropped += len(frames) - len(keep)
+        headers = [f.vnet if type(f) is OffloadFrame else _VNET_ZERO for f in keep]
+        tx = self._tx
+        if tx is None:
+            return self._send_msg(keep, list(map(len, keep)), headers)
+        sent = 0
+        for start in range(0, len(keep), tx.count):
+            end = start + tx.count
+            sent += self._send_chunk_headers(tx, keep[start:end], headers[start:end])
+        return sent
+
+    def _send_chunk_headers(self, tx: _TxRing, frames: list[Frame], headers: list[bytes]) -> int:
+        """sendmmsg with a virtio_net_hdr of its own per frame (header, frame iovecs)."""
+        pieces: list[Frame] = [piece for pair in zip(headers, frames) for piece in pair]
+        blob = b"".join(pieces)
+        sizes = list(map(len, pieces))
+        addresses = accumulate(sizes, initial=_bytes_address(blob))
+        values = [value for pair in zip(addresses, sizes) for value in pair]
+        tx.packer(len(frames)).pack_into(tx.iovs, 0, *values)
+        return self._sendmmsg(tx, sizes[1::2])
+
+    def _send_msg(self, frames: list[Frame], lens: list[int],
+                  headers: list[bytes] | None = None) -> int:
         sendmsg = self._sock.sendmsg
         stats = self._stats
         sent = 0
-        for frame, size in zip(frames, lens):
+        for frame, size, header in zip(frames, lens, headers or repeat(_VNET_ZERO)):
             try:
-                sendmsg([_VNET_ZERO, frame], (), MSG_DONTWAIT)
+                sendmsg([header, frame], (), MSG_DONTWAIT)
             except OSError as exc:
                 self._tx_error(exc.errno or 0)
                 continue
@@ -806,6 +864,7 @@ class InternalNetdev(_LinuxNetdev):
         count = max_packets if max_packets < rx.count else rx.count
         if self._closed:
             return []
+        self.rx_offloads = 0
         out: list[RxFrame] = []
         append = out.append
         readv = os.readv
@@ -836,17 +895,30 @@ class InternalNetdev(_LinuxNetdev):
         return out
 
     def send(self, frame: Frame) -> bool:
+        return self._write(frame, _VNET_ZERO)
+
+    def send_batch_offload(self, frames: Iterable[Frame]) -> int:
+        """`send_batch` that writes OffloadFrames with their virtio_net_hdr (a tap with
+        vnet_hdr: the host stack takes the partial checksum / GSO frame as it is);
+        without vnet_hdr they are finished here first."""
+        if not self._hdr_len:
+            return self.send_batch(finish_frames(frames))
+        write = self._write
+        return sum(1 for frame in frames
+                   if write(frame, frame.vnet if type(frame) is OffloadFrame else _VNET_ZERO))
+
+    def _write(self, frame: Frame, header: bytes) -> bool:
         stats = self._stats
         if self._closed:
             stats.tx_dropped += 1
             return False
         size = len(frame)
-        if size > self._max_frame() and not self._fits(frame):
+        if size > self._max_frame() and header is _VNET_ZERO and not self._fits(frame):
             stats.tx_dropped += 1
             return False
         try:
             if self._hdr_len:
-                os.writev(self._fd, [_VNET_ZERO, frame])
+                os.writev(self._fd, [header, frame])
             else:
                 os.write(self._fd, frame)
         except OSError as exc:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import json
 import os
+import random
 import select
 import shutil
 import socket
@@ -33,6 +35,7 @@ from datapath.netdev_linux import InternalNetdev, SystemNetdev
 from datapath.netdev_vxlan import VxlanNetdev
 from datapath.odp_actions import Output, PopVlan, PushVlan, SetTunnel
 from tests.integration.conftest import NetnsLab
+from tests.integration.test_netdev_linux import TCP_CLIENT, TCP_SERVER, TRANSFER
 
 T = TypeVar("T")
 IN_PORT = make_mask(in_port=True)
@@ -189,16 +192,46 @@ def test_ping_through_the_datapath(line: Line) -> None:
 @pytest.mark.slow
 def test_iperf3_tcp_and_udp_through_the_datapath(line: Line) -> None:
     running = line.start()
-    tcp = iperf3(line.lab, line.h1, line.h2, "10.0.0.2", "-n", "16M")
+    tcp = iperf3(line.lab, line.h1, line.h2, "10.0.0.2", "-n", "256M")
     sent, received = tcp["end"]["sum_sent"]["bytes"], tcp["end"]["sum_received"]["bytes"]
     # iperf3's server stops counting when the client says "done", with data still in
     # flight; the byte-exact TCP check is test_netdev_linux.py's sha256 transfer.
-    assert sent >= 16 * 1024 * 1024 and received >= sent * 0.8, tcp["end"]
+    assert sent >= 256 * 1024 * 1024 and received >= sent * 0.8, tcp["end"]
     udp = iperf3(line.lab, line.h1, line.h2, "10.0.0.2", "-u", "-b", "10M", "-n", "2M", "-l", "1200")
     summary = udp["end"]["sum"]
     assert summary["packets"] > 0 and summary["lost_percent"] < 10, summary
     stats = running.call(line.dp.stats)
     assert stats.missed == 0 and stats.lost == 0 and running.dp.errors == 0
+
+
+@pytest.mark.parametrize("offload", [True, False])
+def test_tcp_bytes_arrive_intact_with_default_veth_offloads(netns_lab: NetnsLab, offload: bool) -> None:
+    """8 MiB over TCP h1 -> h2, sha256-checked.  The veths keep their default offloads,
+    so the datapath receives 64 KB TSO super-frames and partial checksums: with
+    offload pass-through they go out unfinished for the kernel to finish (as the
+    sender's would have), without it they are segmented and checksummed here."""
+    line = Line(netns_lab, offload=offload)
+    try:
+        running = line.start()
+        server = netns_lab.python_popen(line.h2, TCP_SERVER, "10.0.0.2", stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE)
+        assert server.stdout is not None
+        ready, _, _ = select.select([server.stdout], [], [], 10)
+        assert ready and server.stdout.readline().strip() == b"ready"
+        client = netns_lab.python_popen(line.h1, TCP_CLIENT, "10.0.0.2", str(TRANSFER), "11",
+                                        stderr=subprocess.PIPE)
+        out, err = server.communicate(timeout=60)
+        assert client.wait(timeout=10) == 0
+        expected = hashlib.sha256(random.Random(11).randbytes(TRANSFER)).hexdigest()
+        assert out.split() == [str(TRANSFER).encode(), expected.encode()], err
+        a = running.call(line.dp.netdev, line.a)
+        if offload:
+            assert a.offload_passed > 0 and a.gso_segments == 0  # type: ignore[attr-defined]
+        else:
+            assert a.offload_passed == 0 and a.gso_segments > 0  # type: ignore[attr-defined]
+        assert running.call(line.dp.stats).missed == 0
+    finally:
+        line.close()
 
 
 # ------------------------------------------------------------------ VLAN, MTU
@@ -286,6 +319,42 @@ def test_internal_port_is_reachable_from_the_host_stack(line: Line) -> None:
     info = running.call(dp.port_get, local)
     assert (info.type, info.name, info.link_up) == ("internal", name, True)
     assert info.stats["rx_packets"] >= 3 and info.stats["tx_packets"] >= 3
+
+
+@pytest.mark.parametrize("direction", ["to_host", "from_host"])
+def test_tcp_between_internal_port_with_vnet_hdr_and_a_host(netns_lab: NetnsLab,
+                                                             direction: str) -> None:
+    """8 MiB over TCP between the host stack behind a vnet_hdr tap (LOCAL port) and h1:
+    GSO frames and partial checksums pass through the datapath both ways."""
+    line = Line(netns_lab, flows=False)
+    lab, dp = netns_lab, line.dp
+    try:
+        name = lab.new_ifname("i")
+        with lab.entered(line.sw):
+            tap = InternalNetdev(name, vnet_hdr=True)
+        local = dp.port_add(tap, port_no=0)
+        tap.set_admin_up(True)
+        lab.ip(line.sw, "addr", "add", "10.0.0.3/24", "dev", name)
+        dp.flow_put(make_key(in_port=line.a), IN_PORT, [Output(local)])
+        dp.flow_put(make_key(in_port=local), IN_PORT, [Output(line.a)])
+        running = line.start()
+        server_ns, server_ip, client_ns = ((line.sw, "10.0.0.3", line.h1) if direction == "to_host"
+                                           else (line.h1, "10.0.0.1", line.sw))
+        server = lab.python_popen(server_ns, TCP_SERVER, server_ip, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        assert server.stdout is not None
+        ready, _, _ = select.select([server.stdout], [], [], 10)
+        assert ready and server.stdout.readline().strip() == b"ready"
+        client = lab.python_popen(client_ns, TCP_CLIENT, server_ip, str(TRANSFER), "13",
+                                  stderr=subprocess.PIPE)
+        out, err = server.communicate(timeout=60)
+        assert client.wait(timeout=10) == 0
+        expected = hashlib.sha256(random.Random(13).randbytes(TRANSFER)).hexdigest()
+        assert out.split() == [str(TRANSFER).encode(), expected.encode()], err
+        sender = tap if direction == "from_host" else running.call(dp.netdev, line.a)
+        assert sender.offload_passed > 0  # type: ignore[attr-defined]
+    finally:
+        line.close()
 
 
 def test_interface_deleted_under_a_running_datapath_is_reported(netns_lab: NetnsLab) -> None:

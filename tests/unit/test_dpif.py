@@ -591,3 +591,120 @@ def test_attached_to_a_loop_packets_and_upcalls_flow_without_polling():
         assert a.closed and b.closed and dp.port_list() == []
 
     asyncio.run(scenario())
+
+
+# ------------------------------------------------------------------ offload pass-through
+
+
+def tso_frame(payload_len: int = 2500, mss: int = 1000) -> nd.OffloadFrame:
+    """A TCP/IPv4 super-frame as a veth hands it over: partial checksum, TSO pending."""
+    payload = bytes(range(256)) * (payload_len // 256 + 1)
+    payload = payload[:payload_len]
+    tcp = struct.pack("!HHIIHHHH", 1000, 80, 7, 0, 0x5018, 512, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + payload_len, 1, 0x4000, 64, 6, 0,
+                     bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+    frame = MAC_B + MAC_A + b"\x08\x00" + ip + tcp + payload
+    vnet = nd.VNET_HDR.pack(nd.VIRTIO_NET_HDR_F_NEEDS_CSUM, nd.VIRTIO_NET_HDR_GSO_TCPV4, 54, mss,
+                            34, 16)
+    return nd.offload_frame(frame, vnet)
+
+
+def tcp_checksum_ok(frame: bytes) -> bool:
+    ip = frame[14:34]
+    l4 = frame[34:14 + struct.unpack_from("!H", ip, 2)[0]]
+    data = ip[12:20] + struct.pack("!BBH", 0, 6, len(l4)) + l4
+    data += b"\0" * (len(data) % 2)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total == 0xFFFF
+
+
+class OffloadPort(DummyNetdev):
+    """A dummy that, like a system port with pass-through, delivers OffloadFrames and
+    sends them with their virtio_net_hdr (recorded here)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.offload = False
+        self.rx_offloads = 0
+        self.sent_offload: list = []
+
+    def recv_batch(self, max_packets):
+        frames = super().recv_batch(max_packets)
+        self.rx_offloads = sum(type(f) is nd.OffloadFrame for f, _ in frames)
+        return frames
+
+    def inject_offload(self, frame: nd.OffloadFrame) -> None:
+        self._rx.append((frame, 0))  # as received: not copied into plain bytes
+
+    def send_batch_offload(self, frames):
+        self.sent_offload.extend(frames)
+        return len(frames)
+
+
+def test_finish_frame_segments_and_checksums():
+    frame = tso_frame()
+    segments = nd.finish_frame(frame)
+    assert [len(s) for s in segments] == [54 + 1000, 54 + 1000, 54 + 500]
+    assert all(tcp_checksum_ok(bytes(s)) for s in segments)
+    assert b"".join(bytes(s[54:]) for s in segments) == frame[54:]
+    plain = udp_frame()
+    assert nd.finish_frames([plain, frame]) == [plain, *segments]
+    # CHECKSUM_PARTIAL alone: the field holds the pseudo-header sum, the rest is ours.
+    small = bytearray(frame[:54 + 100])
+    struct.pack_into("!H", small, 16, 140)  # IP total length
+    pseudo = sum(struct.unpack("!4H", bytes(small[26:34]))) + 6 + 120
+    struct.pack_into("!H", small, 50, (pseudo & 0xFFFF) + (pseudo >> 16))
+    assert not tcp_checksum_ok(bytes(small))
+    csum_only = nd.offload_frame(small, nd.VNET_HDR.pack(nd.VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0,
+                                                         34, 16))
+    (done,) = nd.finish_frame(csum_only)
+    assert tcp_checksum_ok(bytes(done))
+    assert nd.finish_frame(nd.offload_frame(b"abc", bytes(10))) == [b"abc"]
+    broken = nd.offload_frame(b"\0" * 20, nd.VNET_HDR.pack(0, nd.VIRTIO_NET_HDR_GSO_TCPV4,
+                                                           0, 100, 34, 16))
+    assert nd.finish_frame(broken) == []
+
+
+def test_offload_frames_pass_through_a_lone_output_and_are_finished_otherwise(dp):
+    a, b, c = OffloadPort("a"), OffloadPort("b"), DummyNetdev("c")
+    pa, pb, pc = dp.port_add(a), dp.port_add(b), dp.port_add(c)
+    assert a.offload is True  # the datapath asked for pass-through
+    frame = tso_frame()
+    dp.flow_put(make_key(in_port=pa), IN_PORT, [Output(pb)])
+    a.inject_offload(frame)
+    dp.poll()
+    (sent,) = b.sent_offload
+    assert type(sent) is nd.OffloadFrame and sent == frame and sent.vnet == frame.vnet
+    # To a port that cannot take them: finished on the way out.
+    dp.flow_put(make_key(in_port=pa), IN_PORT, [Output(pc)])
+    a.inject_offload(frame)
+    dp.poll()
+    assert [bytes(s) for s in c.sent] == [bytes(s) for s in nd.finish_frame(frame)]
+    # Actions that rewrite: every segment is rewritten, checksums stay valid.
+    c.sent.clear()
+    dp.flow_put(make_key(in_port=pa), IN_PORT,
+                [SetField("tcp_dst", 8080), Output(pc), Output(pb)])
+    a.inject_offload(frame)
+    dp.poll()
+    assert len(c.sent) == 3 and all(s[36:38] == b"\x1f\x90" for s in c.sent)
+    assert all(tcp_checksum_ok(s) for s in c.sent)
+    assert len(b.sent_offload) == 1 + 3 and all(type(s) is not nd.OffloadFrame
+                                                 for s in b.sent_offload[1:])
+    # A miss: the slow path gets the segments.
+    dp.flow_flush()
+    misses = []
+    dp.set_upcall_handler(misses.extend)
+    a.inject_offload(frame)
+    dp.poll()
+    assert [len(u.frame) for u in misses] == [1054, 1054, 554]
+    assert all(type(u.frame) is bytes and tcp_checksum_ok(u.frame) for u in misses)
+
+
+def test_offload_pass_through_can_be_turned_off(clock):
+    dp = Datapath("n", clock=clock, offload=False)
+    a = OffloadPort("a")
+    dp.port_add(a)
+    assert a.offload is False
+    dp.close()
