@@ -43,9 +43,11 @@ frame alone).  Then one of two lookups:
   * keyed -- the full key is extracted and looked up in the EMC then the megaflows.
 A hit bumps the megaflow's statistics (TCP flags only on the keyed path) and runs its
 compiled actions -- or, for a lone output to a plain port, appends the frame to that
-port's queue directly; a miss is copied into the upcall queue.  Measured on the
-2-vCPU VM (in-memory ports, 64-byte frames): ~0.3 us per packet projected, ~2 us
-keyed.  Outputs are queued per port and sent with one ``send_batch`` per
+port's queue directly; a miss is copied into the upcall queue.  When the cache holds
+a single mask on in_port alone (port-to-port forwarding), one lookup serves the whole
+batch.  Measured on the 2-vCPU VM (in-memory ports, 64-byte frames, the Python work
+only): ~0.07 us per packet for that case, ~0.3 us projected, ~2 us keyed; on veth
+the kernel's AF_PACKET receive and send (~1.6 + ~2.5 us per packet) dominate.  Outputs are queued per port and sent with one ``send_batch`` per
 port at the end of the batch (frames may be views into the receive ring, valid until
 the next receive on that port, which is after the flush).  Upcalls are handed to the
 handler from a separate loop callback, at most ``upcall_batch`` per call, so the slow
@@ -74,6 +76,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from operator import itemgetter
 from typing import Any, Protocol
 
 from datapath import flow as _flow
@@ -100,7 +103,9 @@ from datapath.odp_actions import (
 
 log = logging.getLogger(__name__)
 
-MAX_PORT_NO = 0xFEFF  # like OpenFlow's OFPP_MAX: numbers above are reserved names
+MAX_PORT_NO = 0xFEFF
+_NOT_IN_PORT = ~_flow.FIELD_MASK["in_port"]
+_first, _second = itemgetter(0), itemgetter(1)  # like OpenFlow's OFPP_MAX: numbers above are reserved names
 TunnelMeta = tuple[int, int, int]  # (tun_id, tun_ipv4_src, tun_ipv4_dst)
 
 
@@ -438,6 +443,20 @@ class Datapath:
         now = self.clock()
         in_port = port.port_no
         port_bytes = port.key_bytes
+        if len(projected) == 1 and not projected[0][2].mask & _NOT_IN_PORT:
+            # One mask, on in_port at most: one lookup serves the whole batch.
+            entry = projected[0][1].get(port_bytes)
+            if entry is not None and entry.out is not None and not any(map(_second, frames)):
+                batch = list(map(_first, frames))
+                entry.packets += len(batch)
+                entry.bytes += sum(map(len, batch))
+                entry.used = now
+                entry.out.extend(batch)
+                projected[0][2].hits += len(batch)
+                megaflows.hits += len(batch)
+                self.hit += len(batch)
+                self._flush()
+                return
         ctx = PacketCtx(in_port, now)
         extract = _flow.extract
         unmatched: list[RxFrame] = []

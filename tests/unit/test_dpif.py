@@ -708,3 +708,25 @@ def test_offload_pass_through_can_be_turned_off(clock):
     dp.port_add(a)
     assert a.offload is False
     dp.close()
+
+
+def test_whole_batch_path_keeps_order_counts_and_falls_back(dp, clock):
+    a, b, pa, pb = two_ports(dp)
+    flow = dp.flow_put(make_key(in_port=pa), IN_PORT, [Output(pb)])
+    frames = [udp_frame(sport=i) for i in range(10)]
+    for frame in frames:
+        a.inject(frame)
+    dp.poll()
+    assert list(b.sent) == frames
+    stats = dp.flow_get(flow.ufid).stats
+    assert (stats.packets, stats.bytes, stats.used) == (10, 600, clock.now)
+    # A tagged frame in the batch: per packet (the tag is put back), same result.
+    a.inject(frames[0])
+    a.inject(frames[1], vlan_tag(3))
+    dp.poll()
+    assert list(b.sent)[10:] == [frames[0], frames[1][:12] + b"\x81\x00\x00\x03" + frames[1][12:]]
+    # No flow for this port: misses.
+    dp.set_upcall_handler(lambda batch: None)
+    b.inject(frames[0])
+    dp.poll()
+    assert dp.stats().missed == 1 and dp.stats().hit == 12
