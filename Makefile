@@ -45,7 +45,7 @@ bench: venv ryu-venv deps ## run every bench/*.py with the venv's Python (netdev
 	if (( $${#benches[@]} == 0 )); then echo "no benchmarks yet (bench/*.py)"; exit 0; fi; \
 	for b in "$${benches[@]}"; do echo "==> $$b"; $(PY) "$$b"; done
 
-lint: venv ## ruff on everything, mypy on openflow/ and datapath/
+lint: venv ## ruff on everything, mypy on openflow/, datapath/ and switch_agent/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
