@@ -42,6 +42,7 @@ from openflow import actions as ofa
 from openflow.consts import (
     OFP_NO_BUFFER,
     OFPFF_SEND_FLOW_REM,
+    OFPM_CONTROLLER,
     OFPP_ALL,
     OFPP_ANY,
     OFPP_CONTROLLER,
@@ -57,9 +58,11 @@ from openflow.consts import (
     OFPPC_PORT_DOWN,
 )
 from openflow.errors import CodecError, Err
-from openflow.messages import FlowMod, PacketOut
+from openflow.messages import FlowMod, GroupMod, MeterMod, PacketOut
 from switch_agent import flowkey as fk
 from switch_agent.flowtable import N_TABLES, FlowRule, FlowTables
+from switch_agent.groups import GroupTable
+from switch_agent.meters import MeterTable
 from switch_agent.xlate import GroupEntry, MacTable, PacketInRequest, Xlate, decode_userdata
 
 log = logging.getLogger(__name__)
@@ -71,14 +74,16 @@ _RESERVED_OUT = frozenset((OFPP_IN_PORT, OFPP_TABLE, OFPP_NORMAL, OFPP_FLOOD, OF
 class OfPort:
     """An OpenFlow port: a datapath port plus its OpenFlow config (OFPPC_*)."""
 
-    __slots__ = ("ofp_port", "dp_port", "name", "config", "dpif")
+    __slots__ = ("ofp_port", "dp_port", "name", "config", "dpif", "created")
 
-    def __init__(self, ofp_port: int, dp_port: int, name: str, dpif: dp.Datapath) -> None:
+    def __init__(self, ofp_port: int, dp_port: int, name: str, dpif: dp.Datapath,
+                 created: float = 0.0) -> None:
         self.ofp_port = ofp_port
         self.dp_port = dp_port
         self.name = name
         self.config = 0
         self.dpif = dpif
+        self.created = created  # when it was added (port statistics' duration)
 
     @property
     def link_up(self) -> bool:
@@ -106,6 +111,15 @@ class PacketInEvent:
     key: int  # the packet's datapath key when it was received
     data: bytes  # the packet as the actions left it, cut to max_len
     total_len: int
+
+
+@dataclass(frozen=True, slots=True)
+class PortChangeEvent:
+    """A port was added, deleted, or changed state (link, vanished device)."""
+
+    kind: str  # "add", "delete", "modify"
+    ofp_port: int
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +160,18 @@ class Switch:
         # from what its connections want (OF1.0 controllers get table misses).
         self.miss_to_controller = False
         self.invalid_ttl_to_controller = False
+        self.fail_open = False  # standalone fail mode without a controller: all NORMAL
         self.xlate = Xlate(self.tables, self.ports, self.groups,
                            miss_to_controller=lambda: self.miss_to_controller,
                            invalid_ttl_to_controller=lambda: self.invalid_ttl_to_controller,
+                           fail_open=lambda: self.fail_open,
                            mac_table=self.mac_table, clock=clock)
+        self.group_table = GroupTable(self.groups, clock=clock, ref_count=self._group_refs)
+        self.meter_table = MeterTable(datapath, flow_count=self._meter_refs)
         self.ukeys: dict[object, UKey] = {}
         self.packet_in_listeners: list[Callable[[PacketInEvent], None]] = []
         self.flow_removed_listeners: list[Callable[[FlowRemovedEvent], None]] = []
+        self.port_listeners: list[Callable[[PortChangeEvent], None]] = []
         self.upcalls_handled = 0
         self.revalidations = 0
         self._next_ufid = 1
@@ -172,12 +191,22 @@ class Switch:
 
     def _port_event(self, event: dp.PortEvent) -> None:
         ofp_port = fk.dp_port_to_ofp(event.port_no)
+        kind = "modify"
         if event.kind == dp.PortEventKind.ADD:
-            self.ports[ofp_port] = OfPort(ofp_port, event.port_no, event.name, self.dp)
+            self.ports[ofp_port] = OfPort(ofp_port, event.port_no, event.name, self.dp,
+                                          self.clock())
+            kind = "add"
         elif event.kind == dp.PortEventKind.DELETE:
             self.ports.pop(ofp_port, None)
             self.mac_table.flush_port(ofp_port)
+            kind = "delete"
         self.revalidate()
+        change = PortChangeEvent(kind, ofp_port, event.name)
+        for listener in list(self.port_listeners):
+            try:
+                listener(change)
+            except Exception:
+                log.exception("port listener failed")
 
     def port_mod_config(self, ofp_port: int, config: int, mask: int) -> None:
         port = self.ports.get(ofp_port)
@@ -207,8 +236,8 @@ class Switch:
         for inst in fm.instructions:
             if isinstance(inst, ofa.ApplyActions | ofa.WriteActions):
                 self.check_actions(inst.actions)
-            elif isinstance(inst, ofa.Meter) and inst.meter_id not in self.dp.meters:
-                raise CodecError(Err.OFPMMFC_UNKNOWN_METER, f"no meter {inst.meter_id}")
+            elif isinstance(inst, ofa.Meter):
+                self.meter_table.check_flow_meter(inst.meter_id)
         if fm.buffer_id != OFP_NO_BUFFER and fm.command in (0, 1, 2):
             raise CodecError(Err.OFPBRC_BUFFER_UNKNOWN, "this switch keeps no buffers")
         self.pull_stats()  # counters carried over by a replacing ADD must be current
@@ -218,6 +247,32 @@ class Switch:
         if result.changed:
             self.revalidate()
         return events
+
+    def group_mod(self, gm: GroupMod, version: int) -> list[FlowRemovedEvent]:
+        """Apply a GROUP_MOD; deleting a group deletes the flows using it (GROUP_DELETE)."""
+        self.pull_stats()
+        result = self.group_table.apply(gm, version)
+        removed = [pair for gid in result.deleted for pair in self.tables.remove_for_group(gid)]
+        events = self._removed(removed, self.clock())
+        if result.changed:
+            self.revalidate()
+        return events
+
+    def meter_mod(self, mm: MeterMod, version: int) -> list[FlowRemovedEvent]:
+        """Apply a METER_MOD; deleting a meter deletes the flows using it (METER_DELETE)."""
+        self.pull_stats()
+        result = self.meter_table.apply(mm, version)
+        removed = [pair for mid in result.deleted for pair in self.tables.remove_for_meter(mid)]
+        events = self._removed(removed, self.clock())
+        if result.changed:
+            self.revalidate()
+        return events
+
+    def _group_refs(self, group_id: int) -> int:
+        return sum(1 for rule in self.tables if group_id in rule.out_groups)
+
+    def _meter_refs(self, meter_id: int) -> int:
+        return sum(1 for rule in self.tables if rule.meter_id == meter_id)
 
     def packet_out(self, po: PacketOut) -> None:
         """Run a PACKET_OUT's actions on its packet (output:TABLE through the pipeline)."""
@@ -261,6 +316,8 @@ class Switch:
             now = self.clock()
             for rule in result.rules:
                 rule.credit(1, len(upcall.frame), now)
+            for group_id in result.groups:
+                self.group_table.credit(group_id, 1, len(upcall.frame))
         if learned:
             self.revalidate()
 
@@ -272,6 +329,8 @@ class Switch:
         port = self.ports.get(in_port)
         if port is not None and port.config & OFPPC_NO_PACKET_IN:
             return
+        if not self.meter_table.admit(OFPM_CONTROLLER, len(upcall.frame)):
+            return  # the controller meter (OFPM_CONTROLLER) rate-limits packet-ins
         event = PacketInEvent(request, in_port, upcall.key, upcall.frame, upcall.total_len)
         for listener in list(self.packet_in_listeners):
             try:
@@ -308,6 +367,9 @@ class Switch:
             used = flow.stats.used if flow.stats.used is not None else self.clock()
             for rule in ukey.rules:
                 rule.credit(packets, nbytes, used)
+            for group_id in ukey.groups:
+                if group_id in self.group_table:
+                    self.group_table.credit(group_id, packets, nbytes)
             ukey.packets, ukey.bytes = flow.stats.packets, flow.stats.bytes
 
     def pull_stats(self) -> None:

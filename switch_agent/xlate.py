@@ -196,6 +196,7 @@ class Xlate:
                  groups: Mapping[int, GroupEntry], *,
                  miss_to_controller: Callable[[], bool] = lambda: False,
                  invalid_ttl_to_controller: Callable[[], bool] = lambda: False,
+                 fail_open: Callable[[], bool] = lambda: False,
                  mac_table: MacTable | None = None,
                  clock: Callable[[], float] | None = None) -> None:
         self.tables = tables
@@ -203,6 +204,7 @@ class Xlate:
         self.groups = groups
         self.miss_to_controller = miss_to_controller
         self.invalid_ttl_to_controller = invalid_ttl_to_controller
+        self.fail_open = fail_open
         self.mac_table = mac_table if mac_table is not None else MacTable()
         self.clock = clock if clock is not None else (lambda: 0.0)
 
@@ -215,6 +217,8 @@ class Xlate:
         ctx.result.wildcards |= _FMASK["in_port"]
         if actions is not None:
             ctx.apply_actions(actions, table_id=OFPP_CONTROLLER & 0xFF, packet_out=True)
+        elif self.fail_open():
+            ctx.normal()  # standalone without a controller: a learning switch (OVS fail-open)
         else:
             ctx.run_table(table_id)
         ctx.commit()
