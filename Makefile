@@ -37,8 +37,10 @@ test: setup ## set everything up, lint, then run the whole suite with a coverage
 	$(VENV)/bin/mypy
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
-run: venv ## offline demo of the OpenFlow library (swctl parse-flow / ofp-print)
-	@VENV=$(VENV) scripts/demo.sh
+run: venv deps ## the switch at work: 3 namespace hosts on a learning bridge, all pairs pinged (root)
+	@if [ "$$(id -u)" -eq 0 ]; then $(VENV)/bin/switch-agent lab --demo --hosts 3; \
+	else echo "make run: the lab needs root (namespaces); showing the offline OpenFlow tools instead"; \
+	VENV=$(VENV) scripts/demo.sh; fi
 
 bench: venv ryu-venv deps ## run every bench/*.py with the venv's Python (netdev_forward.py and datapath.py: as root)
 	@shopt -s nullglob; benches=(bench/*.py); \

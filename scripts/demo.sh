@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# `make run` today: an offline demo of the OpenFlow library through swctl.
+# An offline demo of the OpenFlow library through swctl (what `make run` shows
+# when it is not root; as root it runs `switch-agent lab --demo`).
 #
-# The switch itself (datapath, pipeline, controller channel) is not runnable yet
-# (issues 4/5), so this shows what is: ovs-ofctl-style flow text is parsed and
-# encoded to an OpenFlow 1.3 FLOW_MOD (`swctl parse-flow`), and those bytes are
-# decoded and printed back (`swctl ofp-print HEX`). No network, no root.
+# ovs-ofctl-style flow text is parsed and encoded to an OpenFlow 1.3 FLOW_MOD
+# (`swctl parse-flow`), and those bytes are decoded and printed back
+# (`swctl ofp-print HEX`). No network, no root.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -67,6 +67,17 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-backoff", type=float, default=8.0,
                      help="longest reconnect interval, seconds (default 8)")
     run.add_argument("-v", "--verbose", action="count", default=0)
+    lab = sub.add_parser("lab", help="a ready lab: namespace hosts wired to a bridge (root)",
+                         description="Create N namespace hosts (10.0.0.N/24) wired to a "
+                                     "bridge of the agent; remove them at exit.")
+    lab.add_argument("--hosts", type=int, default=3, help="number of hosts (default 3)")
+    lab.add_argument("--demo", action="store_true",
+                     help="ping all pairs, show the flow and MAC tables, then exit")
+    lab.add_argument("--controller", action="append", default=[], metavar="TARGET",
+                     help="tcp:IP[:PORT] or unix:PATH (repeatable)")
+    lab.add_argument("--listen", default="ptcp:6634:127.0.0.1",
+                     help="passive listener (default ptcp:6634:127.0.0.1; 'none' for none)")
+    lab.add_argument("-v", "--verbose", action="count", default=0)
     return parser
 
 
@@ -151,6 +162,13 @@ def agent_main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if ns.verbose > 1 else
                         logging.INFO if ns.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if ns.command == "lab":
+        if not 1 <= ns.hosts <= 64:
+            parser.error("--hosts must be 1..64")
+        from switch_agent.lab import run_lab
+
+        listen = None if ns.listen == "none" else ns.listen
+        return asyncio.run(run_lab(ns.hosts, ns.demo, ns.controller, listen))
     try:
         for text in ns.port:
             _port_spec(text)

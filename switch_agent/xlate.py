@@ -178,6 +178,11 @@ class MacTable:
             del self._entries[k]
         return len(stale)
 
+    def entries(self, now: float) -> list[tuple[int, int, int]]:
+        """(port, vlan, mac) of the live entries, by port then MAC (fdb-show)."""
+        return sorted((port, vlan, mac) for (vlan, mac), (port, used) in self._entries.items()
+                      if now - used <= self.aging)
+
     def flush_port(self, port: int) -> None:
         for k in [k for k, (p, _) in self._entries.items() if p == port]:
             del self._entries[k]
