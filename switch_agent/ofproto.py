@@ -138,6 +138,7 @@ class UKey:
     mask: int
     rules: list[FlowRule] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
+    stations: list[tuple[int, int, int]] = field(default_factory=list)  # NORMAL's sources
     packets: int = 0  # datapath counters already credited to the rules
     bytes: int = 0
     created: float = 0.0
@@ -173,6 +174,7 @@ class Switch:
         self.flow_removed_listeners: list[Callable[[FlowRemovedEvent], None]] = []
         self.port_listeners: list[Callable[[PortChangeEvent], None]] = []
         self.upcalls_handled = 0
+        self._stations_moved = False
         self.revalidations = 0
         self._next_ufid = 1
         self._task: asyncio.Task[None] | None = None
@@ -310,7 +312,7 @@ class Switch:
                     self._next_ufid += 1
                     self.dp.flow_put(upcall.key, mask, result.actions, ufid=ufid)
                     self.ukeys[ufid] = UKey(ufid, upcall.key, mask, result.rules, result.groups,
-                                            created=self.clock())
+                                            result.stations, created=self.clock())
             self.dp.execute(upcall.frame, result.actions, upcall.in_port)
             # The first packet is not counted by the datapath flow: credit it here.
             now = self.clock()
@@ -358,7 +360,7 @@ class Switch:
             if tuple(result.actions) != current.actions:
                 self._credit(ukey, current)
                 self.dp.flow_put(ukey.key, ukey.mask, result.actions, ufid=ukey.ufid)
-            ukey.rules, ukey.groups = result.rules, result.groups
+            ukey.rules, ukey.groups, ukey.stations = result.rules, result.groups, result.stations
 
     def _credit(self, ukey: UKey, flow: dp.DpFlow) -> None:
         packets = flow.stats.packets - ukey.packets
@@ -370,16 +372,25 @@ class Switch:
             for group_id in ukey.groups:
                 if group_id in self.group_table:
                     self.group_table.credit(group_id, packets, nbytes)
+            for vlan, mac, port in ukey.stations:  # active stations stay learned
+                if self.mac_table.learn(vlan, mac, port, used):
+                    self._stations_moved = True
             ukey.packets, ukey.bytes = flow.stats.packets, flow.stats.bytes
 
     def pull_stats(self) -> None:
-        """Credit the datapath's per-megaflow counters to the rules behind them."""
+        """Credit the datapath's per-megaflow counters to the rules behind them (and
+        refresh the MAC table entries of NORMAL's active stations, as OVS's
+        revalidator does)."""
+        self._stations_moved = False
         for ukey in list(self.ukeys.values()):
             current = self.dp.flow_get(ukey.ufid)
             if current is None:
                 del self.ukeys[ukey.ufid]
                 continue
             self._credit(ukey, current)
+        if self._stations_moved:
+            self._stations_moved = False
+            self.revalidate()
 
     def run_periodic(self) -> list[FlowRemovedEvent]:
         """Statistics, rule timeouts, idle megaflows, MAC aging; returns FLOW_REMOVEDs."""

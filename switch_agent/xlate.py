@@ -140,6 +140,8 @@ class XlateResult:
     rules: list[FlowRule] = field(default_factory=list)  # every rule hit (stats)
     groups: list[int] = field(default_factory=list)  # every group used (stats)
     learned: bool = False  # NORMAL learned or moved a MAC: other megaflows may be stale
+    stations: list[tuple[int, int, int]] = field(default_factory=list)  # NORMAL's (vlan,
+    # source MAC, port): refreshed in the MAC table while the megaflow carries traffic
     slow: bool = False  # must not be cached
 
     @property
@@ -247,7 +249,10 @@ class _Ctx:
         self.table_id = 0
         self.cookie = 0
         self.rule: FlowRule | None = None
-        self.dropped = False  # e.g. TTL expired: nothing after it runs
+        self.dropped = False
+        # MPLS pushes/pops emitted so far, to undo at the end of a group bucket:
+        # ("push", ethertype before) or ("pop", ethertype before, lse before).
+        self.mpls_ops: list[tuple[str, int, int]] = []  # e.g. TTL expired: nothing after it runs
 
     @property
     def out(self) -> list[odp.Action]:
@@ -415,6 +420,7 @@ class _Ctx:
         else:
             lse = 0x100 | _get(self.flow, "ip_ttl")  # label 0, BoS, TTL from IP
         self.out.append(odp.PushMpls(ethertype, lse))
+        self.mpls_ops.append(("push", eth_type, 0))
         self.flow = self.base = _put(_put(self.flow, "mpls_lse", lse), "eth_type", ethertype)
 
     def pop_mpls(self, ethertype: int) -> None:
@@ -423,6 +429,7 @@ class _Ctx:
         if _get(self.flow, "eth_type") not in _MPLS_TYPES:
             return
         self.out.append(odp.PopMpls(ethertype))
+        self.mpls_ops.append(("pop", _get(self.flow, "eth_type"), _get(self.flow, "mpls_lse")))
         # What lies behind the stack is not in the key: later matches on it are not exact.
         self.flow = self.base = _put(_put(self.flow, "mpls_lse", 0), "eth_type", ethertype)
 
@@ -531,7 +538,18 @@ class _Ctx:
         if self.resubmits > MAX_RESUBMITS or self.depth > MAX_DEPTH:
             return
         saved_flow, saved_dropped = self.flow, self.dropped
+        saved_ops = len(self.mpls_ops)
         self.apply_actions(bucket.actions, table_id=self.table_id)
+        # The next bucket must see the packet as it entered the group: undo the MPLS
+        # pushes and pops this bucket emitted (they changed the datapath packet at once).
+        while len(self.mpls_ops) > saved_ops:
+            op, ethertype, lse = self.mpls_ops.pop()
+            if op == "push":
+                self.out.append(odp.PopMpls(ethertype))
+            else:
+                self.out.append(odp.PushMpls(ethertype, lse))
+            self.base = _put(_put(self.base, "eth_type", ethertype), "mpls_lse",
+                             lse if op == "pop" else _get(saved_flow, "mpls_lse"))
         self.flow, self.dropped = saved_flow, saved_dropped
 
     def bucket_live(self, bucket: Bucket, depth: int = 0) -> bool:
@@ -569,8 +587,9 @@ class _Ctx:
         src, dst = _get(self.flow, "eth_src"), _get(self.flow, "eth_dst")
         now = self.x.clock()
         table = self.x.mac_table
-        if not src >> 40 & 1 and self.side_effects:  # never learn a multicast source
-            if table.learn(vlan, src, self.in_port, now):
+        if not src >> 40 & 1:  # never learn a multicast source
+            self.result.stations.append((vlan, src, self.in_port))
+            if self.side_effects and table.learn(vlan, src, self.in_port, now):
                 self.result.learned = True
         port = None if dst >> 40 & 1 else table.lookup(vlan, dst, now)
         if port is None:
@@ -593,6 +612,9 @@ class _Ctx:
         for name, target in fk.SET_TARGETS.items():
             if target.kind == fk.SET_PIPELINE:
                 continue
+            if target.kind == fk.SET_HEADER and name != "vlan_vid" and \
+                    not fk.has_field(flow, name):
+                continue  # another protocol's name for the same key bits (tcp_src/udp_src)
             slot = fk.OXM_TO_KEY[name]
             offset = _OFFSET[slot.field] + slot.shift
             width = (1 << slot.bits) - 1
