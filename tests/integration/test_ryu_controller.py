@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import NetnsLab
+from tests.integration.test_datapath import iperf3
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = [sys.executable, "-m", "switch_agent.cli"]
@@ -130,4 +131,10 @@ def test_ryu_simple_switch_learns_and_forwards(netns_lab: NetnsLab, ryu_python: 
     learned = [line for line in flows.splitlines() if "dl_dst=02:00:00:00:00:0" in line]
     assert len(learned) >= 4, flows
     assert all("n_packets=" in line for line in learned)
+    if version == "OpenFlow13":  # TCP over the flows Ryu installed (offloads left on)
+        h1, h2 = rl.hosts[0][0], rl.hosts[1][0]
+        result = iperf3(netns_lab, h1, h2, "10.0.0.2", "-n", "64M")
+        end = result["end"]
+        assert end["sum_sent"]["bytes"] >= 64 << 20, end
+        assert end["sum_received"]["bytes"] >= end["sum_sent"]["bytes"] * 0.8, end
     assert rl.agent.poll() is None and rl.ryu.poll() is None, rl.logs()
