@@ -8,6 +8,7 @@ until SIGTERM/SIGINT.  The operator CLI `swctl` lives in switch_agent/swctl.py.
     switch-agent run --bridge br0 --datapath-id 0000000000000001
         --port veth1 --port veth2=5 --port dummy:p1
         --controller tcp:127.0.0.1:6653 --listen ptcp:6634:127.0.0.1
+        [--private-key K --certificate C --ca-cert CA]  (for ssl: / pssl:)
         --protocols OpenFlow10,OpenFlow13 --fail-mode secure|standalone
 
 A port is an existing interface (a `system` port through AF_PACKET), `dummy:NAME`
@@ -62,6 +63,13 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="without a controller: keep flows and drop misses (secure), or "
                           "act as a learning switch (standalone); default: secure with a "
                           "controller, standalone without")
+    run.add_argument("--private-key", help="PEM key for ssl:/pssl:")
+    run.add_argument("--certificate", help="PEM certificate for ssl:/pssl:")
+    run.add_argument("--ca-cert", help="PEM CA certificate that signs the peers (ssl:/pssl:)")
+    run.add_argument("--controller-rate-limit", type=float, default=0.0, metavar="PPS",
+                     help="packet-ins per second per connection (default 0: unlimited)")
+    run.add_argument("--controller-burst-limit", type=float, default=0.0, metavar="N",
+                     help="packet-in burst (default: a quarter of the rate)")
     run.add_argument("--probe-interval", type=float, default=5.0,
                      help="inactivity probe interval, seconds (default 5)")
     run.add_argument("--max-backoff", type=float, default=8.0,
@@ -99,15 +107,19 @@ async def _run(ns: argparse.Namespace) -> int:
     from openflow.actions import ApplyActions, Output
     from openflow.consts import OFPP_NORMAL
     from openflow.messages import FlowMod
-    from switch_agent.connmgr import ConnManager
+    from switch_agent.connmgr import ConnManager, TlsConfig
     from switch_agent.ofproto import Switch
 
     versions = tuple(sorted(PROTOCOLS[name] for name in ns.protocols.split(",") if name))
     datapath = Datapath(ns.bridge)
     switch = Switch(datapath)
+    tls = None
+    if ns.private_key or ns.certificate or ns.ca_cert:
+        tls = TlsConfig(ns.private_key or "", ns.certificate or "", ns.ca_cert or "")
     mgr = ConnManager(switch, datapath_id=int(ns.datapath_id, 16), versions=versions,
                       fail_mode=ns.fail_mode, probe_interval=ns.probe_interval,
-                      max_backoff=ns.max_backoff)
+                      max_backoff=ns.max_backoff, rate_limit=ns.controller_rate_limit,
+                      burst_limit=ns.controller_burst_limit, tls=tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

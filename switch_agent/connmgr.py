@@ -6,11 +6,18 @@ Each connection is an ``OfConn``: an asyncio Protocol feeding a sans-IO
 what it decodes to the switch; replies and asynchronous messages go back through the
 same channel in the connection's negotiated version, so OF1.0 and OF1.3 controllers
 share one switch.  ``ConnManager`` owns the passive listeners (``ptcp:PORT[:IP]``,
-``punix:PATH``), the active controller connections (``tcp:IP[:PORT]``, ``unix:PATH``)
-with their reconnect backoff (1 s doubling to ``max_backoff``), roles, and the fail
-mode.  It never blocks: output that a peer does not read is bounded (``max_output``;
-packet-ins are dropped, counted, beyond ``packet_in_buffer``; the connection is closed
-beyond ``max_output``).
+``pssl:PORT[:IP]``, ``punix:PATH``), the active controller connections
+(``tcp:IP[:PORT]``, ``ssl:IP[:PORT]``, ``unix:PATH``) with their reconnect backoff
+(1 s doubling to ``max_backoff``), roles, and the fail mode.  TLS is mutual, as in
+OVS: our key and certificate, every peer verified against the CA certificate
+(``TlsConfig``); a plaintext or wrongly signed peer never gets past the handshake.
+It never blocks: output that a peer does not read is bounded (packet-ins are
+dropped, counted, beyond ``packet_in_buffer``; the connection is closed beyond
+``max_output``).  Packet-ins are rate-limited per connection when ``rate_limit`` is
+set (packets/s, OVS's controller_rate_limit; burst ``burst_limit``, default a quarter
+of the rate), with separate token buckets for table misses and other reasons so a
+flood of misses cannot starve action packet-ins; what the limit drops is counted
+(``packet_ins_limited``).  Unlike OVS's pinsched there is no queue behind the bucket.
 
 Per connection (OVS's ofconn): negotiated version, role (EQUAL/MASTER/SLAVE with
 generation ids; a new MASTER makes the old one SLAVE; a slave cannot change state:
@@ -37,9 +44,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from openflow import messages as m
 from openflow.channel import Channel, Closed, MessageReceived, Negotiated, ProtocolError
@@ -76,6 +84,15 @@ DEFAULT_FLOW_REMOVED_MASK = (0b1111, 0)
 _STATE_CHANGING = (m.FlowMod, m.GroupMod, m.MeterMod, m.PortMod, m.PacketOut, m.TableMod)
 
 
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """Files for ssl:/pssl: (PEM): our key and certificate, and the CA that signs peers."""
+
+    private_key: str
+    certificate: str
+    ca_cert: str
+
+
 class OfConn(asyncio.Protocol):
     """One OpenFlow connection (either direction)."""
 
@@ -94,7 +111,10 @@ class OfConn(asyncio.Protocol):
         self.port_status_mask = DEFAULT_PORT_STATUS_MASK
         self.flow_removed_mask = DEFAULT_FLOW_REMOVED_MASK
         self.packet_ins_sent = 0
-        self.packet_ins_dropped = 0
+        self.packet_ins_dropped = 0  # output buffer full
+        self.packet_ins_limited = 0  # over the rate limit
+        # token buckets (tokens, last refill) for table misses and for everything else
+        self._buckets = {True: [mgr.burst_limit, mgr.clock()], False: [mgr.burst_limit, mgr.clock()]}
         self.closed = asyncio.get_running_loop().create_future()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -352,6 +372,9 @@ class OfConn(asyncio.Protocol):
         if transport is None or transport.get_write_buffer_size() > self.mgr.packet_in_buffer:
             self.packet_ins_dropped += 1
             return
+        if self.mgr.rate_limit and not self._admit(request.reason == OFPR_NO_MATCH):
+            self.packet_ins_limited += 1
+            return
         data = event.data
         if request.miss and self.miss_send_len < len(data):
             data = data[: self.miss_send_len]
@@ -363,6 +386,18 @@ class OfConn(asyncio.Protocol):
         self.packet_ins_sent += 1
         self.send(m.PacketIn(OFP_NO_BUFFER, event.total_len, request.reason, request.table_id,
                              request.cookie, match, bytes(data)))
+
+    def _admit(self, miss: bool) -> bool:
+        """Token bucket per kind (misses / other reasons), as OVS's pinsched."""
+        bucket = self._buckets[miss]
+        now = self.mgr.clock()
+        rate, burst = self.mgr.rate_limit, max(self.mgr.burst_limit, 1.0)
+        bucket[0] = min(burst, bucket[0] + (now - bucket[1]) * rate)
+        bucket[1] = now
+        if bucket[0] >= 1.0:
+            bucket[0] -= 1.0
+            return True
+        return False
 
     def flow_removed(self, event: FlowRemovedEvent) -> None:
         if self.version is None:
@@ -397,6 +432,8 @@ class ConnManager:
                  versions: tuple[int, ...] = (OFP10, OFP13), fail_mode: str | None = None,
                  probe_interval: float = 5.0, max_backoff: float = 8.0,
                  max_output: int = 16 << 20, packet_in_buffer: int = 1 << 20,
+                 rate_limit: float = 0.0, burst_limit: float = 0.0,
+                 tls: TlsConfig | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.switch = switch
         self.datapath_id = datapath_id
@@ -406,6 +443,9 @@ class ConnManager:
         self.max_backoff = max_backoff
         self.max_output = max_output
         self.packet_in_buffer = packet_in_buffer
+        self.rate_limit = rate_limit  # packet-ins/s per connection and reason kind; 0: none
+        self.burst_limit = burst_limit or rate_limit / 4  # OVS pinsched's default burst
+        self.tls = tls
         self.clock = clock
         self.conns: list[OfConn] = []
         self.frag_flags = 0
@@ -422,27 +462,33 @@ class ConnManager:
     # -- listeners and controllers
 
     async def listen(self, target: str) -> asyncio.AbstractServer:
-        """Start a passive listener: ``ptcp:[PORT][:IP]`` or ``punix:PATH``."""
+        """Start a passive listener: ``ptcp:[PORT][:IP]``, ``pssl:[PORT][:IP]`` (mutual
+        TLS with ``tls``) or ``punix:PATH``."""
         loop = asyncio.get_running_loop()
         kind, _, rest = target.partition(":")
-        if kind == "ptcp":
+        if kind in ("ptcp", "pssl"):
             port_text, _, host = rest.partition(":")
             port = int(port_text) if port_text else DEFAULT_CONTROLLER_PORT
+            context = self._tls_context(server_side=True) if kind == "pssl" else None
             server = await loop.create_server(
-                lambda: OfConn(self, f"{target}", active=False), host or None, port)
+                lambda: OfConn(self, f"{target}", active=False), host or None, port,
+                ssl=context)
         elif kind == "punix":
             server = await loop.create_unix_server(
                 lambda: OfConn(self, target, active=False), rest)
         else:
-            raise ValueError(f"unsupported listener {target!r} (ptcp:, punix:)")
+            raise ValueError(f"unsupported listener {target!r} (ptcp:, pssl:, punix:)")
         self._servers.append(server)
         return server
 
     def add_controller(self, target: str) -> None:
-        """Connect to ``tcp:IP[:PORT]`` or ``unix:PATH``, reconnecting with backoff."""
+        """Connect to ``tcp:IP[:PORT]``, ``ssl:IP[:PORT]`` (mutual TLS with ``tls``) or
+        ``unix:PATH``, reconnecting with backoff."""
         kind = target.partition(":")[0]
-        if kind not in ("tcp", "unix"):
-            raise ValueError(f"unsupported controller {target!r} (tcp:, unix:)")
+        if kind not in ("tcp", "ssl", "unix"):
+            raise ValueError(f"unsupported controller {target!r} (tcp:, ssl:, unix:)")
+        if kind == "ssl":
+            self._tls_context(server_side=False)  # fail now, not in the retry loop
         self.controllers.append(target)
         self._tasks.append(asyncio.get_running_loop().create_task(self._rconn(target)))
         self._update_switch()
@@ -453,11 +499,12 @@ class ConnManager:
         backoff = 1.0
         while True:
             try:
-                if kind == "tcp":
+                if kind in ("tcp", "ssl"):
                     host, _, port_text = rest.partition(":")
                     port = int(port_text) if port_text else DEFAULT_CONTROLLER_PORT
+                    context = self._tls_context(server_side=False) if kind == "ssl" else None
                     connect = loop.create_connection(
-                        lambda: OfConn(self, target, active=True), host, port)
+                        lambda: OfConn(self, target, active=True), host, port, ssl=context)
                 else:
                     connect = loop.create_unix_connection(
                         lambda: OfConn(self, target, active=True), rest)
@@ -473,6 +520,21 @@ class ConnManager:
             else:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
+
+    def _tls_context(self, *, server_side: bool) -> ssl.SSLContext:
+        """Mutual TLS as OVS does it: our key and certificate, peers verified against the
+        CA certificate (no host name check: controllers are addressed by IP)."""
+        tls = self.tls
+        if tls is None:
+            raise ValueError("ssl:/pssl: need a private key, a certificate and a CA certificate")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server_side
+                                 else ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(tls.certificate, tls.private_key)
+        context.load_verify_locations(tls.ca_cert)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_REQUIRED
+        return context
 
     async def close(self) -> None:
         for task in self._tasks:

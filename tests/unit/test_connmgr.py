@@ -367,3 +367,136 @@ def test_listener_targets_are_checked():
         await bed.stop()
 
     run(scenario())
+
+
+# ------------------------------------------------------------------ TLS, rate limits
+
+
+def make_pki(tmp_path, name: str = "ca"):
+    """A CA and two certificates it signs (switch, controller), plus a stranger CA's
+    certificate, with Debian's openssl: real PEM files as users would make them."""
+    import subprocess
+
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
+
+    for ca in ("ca", "other"):
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            f"/CN={ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.pem")
+    for who, ca in (("switch", "ca"), ("controller", "ca"), ("rogue", "other")):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={who}",
+            "-keyout", f"{who}.key", "-out", f"{who}.csr")
+        run("x509", "-req", "-in", f"{who}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+            "-CAcreateserial", "-days", "2", "-out", f"{who}.pem")
+    return {n: str(tmp_path / n) for n in (
+        "ca.pem", "other.pem", "switch.key", "switch.pem", "controller.key", "controller.pem",
+        "rogue.key", "rogue.pem")}
+
+
+def client_context(pki, who: str = "controller", ca: str = "ca.pem"):
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_cert_chain(pki[f"{who}.pem"], pki[f"{who}.key"])
+    context.load_verify_locations(pki[ca])
+    context.check_hostname = False
+    return context
+
+
+def test_pssl_listener_is_mutual_tls(tmp_path):
+    from switch_agent.connmgr import TlsConfig
+
+    pki = make_pki(tmp_path)
+
+    async def scenario():
+        bed = Bed(tls=TlsConfig(pki["switch.key"], pki["switch.pem"], pki["ca.pem"]))
+        bed.dp.attach()
+        port = free_port()
+        await bed.mgr.listen(f"pssl:{port}:127.0.0.1")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port,
+                                                       ssl=client_context(pki))
+        ctl = Controller(reader, writer, OFP13)
+        writer.write(ctl.channel.initiate())
+        assert isinstance(await ctl._event(), Negotiated)
+        assert (await ctl.request(m.FeaturesRequest())).datapath_id == 0xABC
+        ctl.close()
+        for context in (client_context(pki, "rogue", "ca.pem"),   # signed by another CA
+                        None):                                    # plaintext
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+                writer.write(Channel((OFP13,), role="controller").initiate())
+                data = await asyncio.wait_for(reader.read(100), 3)
+            except (OSError, asyncio.IncompleteReadError) as exc:  # ssl errors are OSErrors
+                data = b""
+                del exc
+            assert data == b"", data  # never an OpenFlow byte
+        assert len(bed.mgr.conns) == 0
+        await bed.stop()
+
+    run(scenario())
+
+
+def test_ssl_controller_connects_with_our_certificate(tmp_path):
+    import ssl
+
+    from switch_agent.connmgr import TlsConfig
+
+    pki = make_pki(tmp_path)
+
+    async def scenario():
+        bed = Bed(tls=TlsConfig(pki["switch.key"], pki["switch.pem"], pki["ca.pem"]),
+                  max_backoff=0.2)
+        bed.dp.attach()
+        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_ctx.load_cert_chain(pki["controller.pem"], pki["controller.key"])
+        server_ctx.load_verify_locations(pki["ca.pem"])
+        server_ctx.verify_mode = ssl.CERT_REQUIRED
+        accepted: asyncio.Queue = asyncio.Queue()
+
+        async def on_client(reader, writer):
+            await accepted.put((reader, writer))
+
+        server = await asyncio.start_server(on_client, "127.0.0.1", 0, ssl=server_ctx)
+        port = server.sockets[0].getsockname()[1]
+        bed.mgr.add_controller(f"ssl:127.0.0.1:{port}")
+        reader, writer = await asyncio.wait_for(accepted.get(), 5)
+        peer = writer.get_extra_info("peercert")
+        assert dict(x[0] for x in peer["subject"])["commonName"] == "switch"
+        ctl = Controller(reader, writer, OFP13)
+        writer.write(ctl.channel.initiate())
+        assert isinstance(await ctl._event(), Negotiated)
+        await ctl.barrier()
+        writer.close()
+        server.close()
+        await bed.stop()
+        with pytest.raises(ValueError):
+            Bed().mgr.add_controller("ssl:127.0.0.1:1")  # no TLS files configured
+
+    run(scenario())
+
+
+def test_packet_in_rate_limit_per_kind():
+    async def scenario():
+        clock_now = [100.0]
+        bed = Bed(rate_limit=10.0, burst_limit=5.0, clock=lambda: clock_now[0])
+        await bed.start()
+        c = await Controller.connect(bed.port)
+        c.send(parse_flow("priority=0,actions=CONTROLLER:65535", version=OFP13))
+        c.send(parse_flow("priority=5,in_port=2,actions=CONTROLLER:65535", version=OFP13))
+        await c.barrier()
+        for sport in range(20):  # misses (table-miss flow): the burst passes
+            bed.ports[0].inject(udp_frame(sport=sport))
+        for sport in range(3):  # action packet-ins have their own bucket
+            bed.ports[1].inject(udp_frame(sport=sport))
+        got = await c.collect(m.PacketIn, 1.0)
+        assert sorted(p.reason for p in got) == [OFPR_NO_MATCH] * 5 + [OFPR_ACTION] * 3
+        (conn,) = bed.mgr.conns
+        assert conn.packet_ins_limited == 15
+        clock_now[0] += 0.35  # 3.5 more tokens
+        for sport in range(10):
+            bed.ports[0].inject(udp_frame(sport=sport))
+        assert len(await c.collect(m.PacketIn, 1.0)) == 3
+        c.close()
+        await bed.stop()
+
+    run(scenario())
