@@ -375,9 +375,11 @@ class OfConn(asyncio.Protocol):
         if self.mgr.rate_limit and not self._admit(request.reason == OFPR_NO_MATCH):
             self.packet_ins_limited += 1
             return
+        # This switch keeps no buffers, so a packet-in carries the whole packet (OF1.3
+        # A.4.1: "if the packet is not buffered, the entire packet is included");
+        # miss_send_len would only cut buffered ones, as in OVS.  A CONTROLLER action's
+        # max_len already cut the packet in the datapath.
         data = event.data
-        if request.miss and self.miss_send_len < len(data):
-            data = data[: self.miss_send_len]
         if version == OFP10:
             match = Match.build(in_port=event.in_port)
         else:
