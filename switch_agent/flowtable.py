@@ -200,15 +200,18 @@ class FlowTables:
 
     # -- lookups (xlate)
 
-    def lookup(self, table_id: int, key: int) -> tuple[FlowRule | None, int]:
+    def lookup(self, table_id: int, key: int, *, count: bool = True) -> tuple[FlowRule | None, int]:
         """The rule a packet with classifier key ``key`` hits in the table, and the
-        wildcards the answer depends on; counts the lookup (table statistics)."""
+        wildcards the answer depends on; counts the lookup (table statistics) unless
+        ``count`` is false (trace)."""
         table = self.tables[table_id]
-        table.lookup_count += 1
         cls_rule, wildcards = table.classifier.lookup(key)
+        if count:
+            table.lookup_count += 1
+            if cls_rule is not None:
+                table.matched_count += 1
         if cls_rule is None:
             return None, wildcards
-        table.matched_count += 1
         return cls_rule.payload, wildcards  # type: ignore[return-value]
 
     # -- FLOW_MOD

@@ -139,6 +139,7 @@ class UKey:
     rules: list[FlowRule] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
     stations: list[tuple[int, int, int]] = field(default_factory=list)  # NORMAL's sources
+    tables: list[tuple[int, bool]] = field(default_factory=list)  # (table, matched) lookups
     packets: int = 0  # datapath counters already credited to the rules
     bytes: int = 0
     created: float = 0.0
@@ -312,7 +313,8 @@ class Switch:
                     self._next_ufid += 1
                     self.dp.flow_put(upcall.key, mask, result.actions, ufid=ufid)
                     self.ukeys[ufid] = UKey(ufid, upcall.key, mask, result.rules, result.groups,
-                                            result.stations, created=self.clock())
+                                            result.stations, result.tables,
+                                            created=self.clock())
             self.dp.execute(upcall.frame, result.actions, upcall.in_port)
             # The first packet is not counted by the datapath flow: credit it here.
             now = self.clock()
@@ -361,6 +363,7 @@ class Switch:
                 self._credit(ukey, current)
                 self.dp.flow_put(ukey.key, ukey.mask, result.actions, ufid=ukey.ufid)
             ukey.rules, ukey.groups, ukey.stations = result.rules, result.groups, result.stations
+            ukey.tables = result.tables
 
     def _credit(self, ukey: UKey, flow: dp.DpFlow) -> None:
         packets = flow.stats.packets - ukey.packets
@@ -372,6 +375,11 @@ class Switch:
             for group_id in ukey.groups:
                 if group_id in self.group_table:
                     self.group_table.credit(group_id, packets, nbytes)
+            tables = self.tables.tables
+            for table_id, matched in ukey.tables:  # table statistics count packets
+                tables[table_id].lookup_count += packets
+                if matched:
+                    tables[table_id].matched_count += packets
             for vlan, mac, port in ukey.stations:  # active stations stay learned
                 if self.mac_table.learn(vlan, mac, port, used):
                     self._stations_moved = True

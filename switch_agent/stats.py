@@ -377,6 +377,7 @@ def aggregate_stats(sw: Switch, request: AggregateStatsRequest,
 
 def table_stats(sw: Switch, version: int = OFP13) -> TableStatsReply:
     """TABLE stats: every table (OF1.0 entries also name, wildcards, max_entries)."""
+    sw.pull_stats()  # lookups served by megaflows count too
     entries = []
     for table in sw.tables.tables:
         if version == OFP10:

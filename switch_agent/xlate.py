@@ -24,13 +24,19 @@ they read (a TTL decrement the TTL, a set-field the presence of its header, a se
 group the hashed fields, NORMAL the MAC addresses and VLAN); the result's megaflow
 mask is ``flowkey.wildcards_to_megaflow(wildcards)``.  Anything that depends on more
 than the key (nothing yet) would set ``slow``.
+
+Tracing (switch_agent/trace.py): ``translate(..., tracer=...)`` makes the walk report
+to a ``Tracer`` -- it does the table lookups (without counting them), sees each
+instruction and action just before it runs, and hears of groups, buckets and the
+action set.  Without a tracer this costs one ``is None`` test per lookup, per action
+list and per group bucket.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -140,6 +146,7 @@ class XlateResult:
     rules: list[FlowRule] = field(default_factory=list)  # every rule hit (stats)
     groups: list[int] = field(default_factory=list)  # every group used (stats)
     learned: bool = False  # NORMAL learned or moved a MAC: other megaflows may be stale
+    tables: list[tuple[int, bool]] = field(default_factory=list)  # (table, matched) looked up
     stations: list[tuple[int, int, int]] = field(default_factory=list)  # NORMAL's (vlan,
     # source MAC, port): refreshed in the MAC table while the megaflow carries traffic
     slow: bool = False  # must not be cached
@@ -193,6 +200,36 @@ class MacTable:
         return len(self._entries)
 
 
+class Tracer(Protocol):
+    """What a translation reports to a trace (switch_agent/trace.py); every call
+    gets the walk's context (``flow``, ``out``, ``action_set``, ``dropped``...)."""
+
+    def lookup(self, ctx: _Ctx, table_id: int) -> tuple[FlowRule | None, int]:
+        """Look ``ctx.flow`` up in the table (instead of the counting lookup)."""
+        ...
+
+    def instructions(self, ctx: _Ctx, rule: FlowRule) -> Iterable[ofa.Instruction]:
+        """The rule's instructions, each yielded just before it runs."""
+        ...
+
+    def actions(self, ctx: _Ctx, actions: tuple[ofa.Action, ...]) -> Iterable[ofa.Action]:
+        """An action list (apply-actions, bucket, action set), each yielded just
+        before it runs; it may stop early once ``ctx.dropped``."""
+        ...
+
+    def action_set(self, ctx: _Ctx, actions: tuple[ofa.Action, ...]) -> None:
+        """The action set is about to run, in this order."""
+        ...
+
+    def group(self, ctx: _Ctx, group_id: int, entry: GroupEntry | None) -> None:
+        """A group action (``entry`` None: no such group)."""
+        ...
+
+    def bucket(self, ctx: _Ctx, bucket: Bucket) -> None:
+        """A bucket of the innermost group is about to run."""
+        ...
+
+
 # ------------------------------------------------------------------ the walk
 
 
@@ -216,11 +253,13 @@ class Xlate:
         self.clock = clock if clock is not None else (lambda: 0.0)
 
     def translate(self, key: int, *, side_effects: bool = True, table_id: int = 0,
-                  actions: tuple[ofa.Action, ...] | None = None) -> XlateResult:
+                  actions: tuple[ofa.Action, ...] | None = None,
+                  tracer: Tracer | None = None) -> XlateResult:
         """Walk the pipeline for a packet with datapath key ``key`` from ``table_id``,
         or run ``actions`` (PACKET_OUT) instead of looking up.  ``side_effects``:
-        NORMAL may learn MACs (upcalls yes, revalidation of an idle flow no)."""
-        ctx = _Ctx(self, key, side_effects)
+        NORMAL may learn MACs (upcalls yes, revalidation of an idle flow no).
+        ``tracer``: report the walk to it (see ``Tracer``)."""
+        ctx = _Ctx(self, key, side_effects, tracer)
         ctx.result.wildcards |= _FMASK["in_port"]
         if actions is not None:
             ctx.apply_actions(actions, table_id=OFPP_CONTROLLER & 0xFF, packet_out=True)
@@ -235,8 +274,10 @@ class Xlate:
 class _Ctx:
     """One translation's state."""
 
-    def __init__(self, x: Xlate, key: int, side_effects: bool) -> None:
+    def __init__(self, x: Xlate, key: int, side_effects: bool,
+                 tracer: Tracer | None = None) -> None:
         self.x = x
+        self.tracer = tracer
         self.flow = key  # classifier key (metadata 0 at ingress)
         self.base = key  # what the datapath packet is after the actions emitted so far
         self.in_dp_port = _get(key, "in_port")
@@ -267,8 +308,16 @@ class _Ctx:
                 self.dropped = True
                 return
             self.table_id = table_id
-            rule, wildcards = self.x.tables.lookup(table_id, self.flow)
+            tracer = self.tracer
+            if tracer is None:
+                # Table statistics count packets: this one (when it is a real packet,
+                # not a revalidation), then the megaflow's hits (ofproto credits them).
+                rule, wildcards = self.x.tables.lookup(table_id, self.flow,
+                                                       count=self.side_effects)
+            else:
+                rule, wildcards = tracer.lookup(self, table_id)
             self.result.wildcards |= wildcards
+            self.result.tables.append((table_id, rule is not None))
             if rule is None:
                 if self.x.miss_to_controller():
                     self.controller(OFPCML_NO_BUFFER, OFPR_NO_MATCH, miss=True)
@@ -277,7 +326,7 @@ class _Ctx:
             self.cookie = rule.cookie
             self.rule = rule
             goto = None
-            for inst in rule.instructions:
+            for inst in rule.instructions if tracer is None else tracer.instructions(self, rule):
                 if isinstance(inst, ofa.Meter):
                     self.commit()
                     self.out.append(odp.Meter(inst.meter_id))
@@ -327,13 +376,16 @@ class _Ctx:
         elif "Output" in aset:
             ordered.append(aset["Output"])  # type: ignore[arg-type]
         self.action_set = {}
+        if self.tracer is not None:
+            self.tracer.action_set(self, tuple(ordered))
         self.apply_actions(tuple(ordered), table_id=self.table_id)
 
     # -- actions
 
     def apply_actions(self, actions: tuple[ofa.Action, ...], *, table_id: int,
                       packet_out: bool = False) -> None:
-        for action in actions:
+        items = actions if self.tracer is None else self.tracer.actions(self, actions)
+        for action in items:
             if self.dropped:
                 return
             if isinstance(action, ofa.Output):
@@ -509,6 +561,8 @@ class _Ctx:
 
     def group(self, group_id: int) -> None:
         entry = self.x.groups.get(group_id)
+        if self.tracer is not None:
+            self.tracer.group(self, group_id, entry)
         if entry is None:
             return
         self.result.groups.append(group_id)
@@ -537,6 +591,8 @@ class _Ctx:
         self.resubmits += 1
         if self.resubmits > MAX_RESUBMITS or self.depth > MAX_DEPTH:
             return
+        if self.tracer is not None:
+            self.tracer.bucket(self, bucket)
         saved_flow, saved_dropped = self.flow, self.dropped
         saved_ops = len(self.mpls_ops)
         self.apply_actions(bucket.actions, table_id=self.table_id)

@@ -309,12 +309,6 @@ def test_dump_tables_counts_active_flows(sw: OfctlLab, version: str) -> None:
         assert "max_entries=" in text and "matching:" in text, text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: table stats count classifier lookups (upcalls), not packets: after 5 frames, "
-    "the first an upcall and 4 datapath-flow hits, ovs-ofctl dump-tables says "
-    "'table 0: active=1, lookup=1, matched=1'; OF1.3 "
-    "(lookup_count/matched_count: 'number of packets') and OVS (datapath stats pushed "
-    "into the table counters) say lookup=5, matched=5"))
 def test_dump_tables_counts_packets(sw: OfctlLab) -> None:
     sw.ofctl(OF13, "add-flow", "priority=10,in_port=1,actions=output:2")
     tx = sw.raw(1)
