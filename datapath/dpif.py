@@ -694,6 +694,13 @@ class Datapath:
     def port_list(self) -> list[PortInfo]:
         return [self._info(port) for _, port in sorted(self._ports.items())]
 
+    def port_link_up(self, port_no: int) -> bool:
+        """The port's link as last checked (``check_ports``; at port_add: the netdev's),
+        False for a vanished or unknown port.  Cheap: for the slow path's per-output
+        liveness checks."""
+        port = self._ports.get(port_no)
+        return port is not None and port.link_up and not port.vanished
+
     def port_no(self, name: str) -> int | None:
         """The number of the port named ``name``, None if there is none."""
         for port in self._ports.values():

@@ -87,7 +87,9 @@ class OfPort:
 
     @property
     def link_up(self) -> bool:
-        return self.dpif.port_get(self.dp_port).link_up
+        """As the datapath last saw it (its port check and port events keep it current;
+        no ioctl per translation)."""
+        return self.dpif.port_link_up(self.dp_port)
 
     @property
     def live(self) -> bool:
@@ -243,7 +245,8 @@ class Switch:
                 self.meter_table.check_flow_meter(inst.meter_id)
         if fm.buffer_id != OFP_NO_BUFFER and fm.command in (0, 1, 2):
             raise CodecError(Err.OFPBRC_BUFFER_UNKNOWN, "this switch keeps no buffers")
-        self.pull_stats()  # counters carried over by a replacing ADD must be current
+        if fm.command == 0:  # OFPFC_ADD may replace a rule: its counters must be current
+            self.pull_stats()
         now = self.clock()
         result = self.tables.flow_mod(fm, version, now)
         events = self._removed(result.removed, now)

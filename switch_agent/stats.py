@@ -230,8 +230,8 @@ def features_reply(sw: Switch, version: int, datapath_id: int) -> FeaturesReply:
 def describe_port(port: OfPort, version: int = OFP13) -> Port:
     """The ``ofp_port`` of an OpenFlow port, as the datapath sees it now."""
     info = port.dpif.port_get(port.dp_port)
-    state = 0 if info.link_up else OFPPS_LINK_DOWN
-    if port.live:
+    state = 0 if info.link_up else OFPPS_LINK_DOWN  # read now, not as last polled
+    if info.link_up and not port.config & OFPPC_PORT_DOWN:
         state |= OFPPS_LIVE
     curr, speed = PORT_FEATURES.get(info.type, (0, 0))
     return Port(

@@ -223,6 +223,7 @@ def test_groups_all_select_and_fast_failover(lab):
     lab.send(1, base)
     assert lab.outs() == {1: 0, 2: 0, 3: 1, 4: 0}  # failed over
     lab.ports[1].set_link(True)
+    lab.dp.check_ports()  # what the datapath's periodic port check does (link -> revalidate)
     lab.flow("priority=1,in_port=1,actions=group:3")
     for sport in range(200):
         lab.send(1, frame(sport=sport))
