@@ -37,7 +37,7 @@ test: setup ## set everything up, lint, then run the whole suite with a coverage
 	$(VENV)/bin/mypy
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
-run: venv deps ## the switch at work: 3 namespace hosts on a learning bridge, all pairs pinged (root)
+run: venv deps ## the switch at work: 3 namespace hosts on a learning bridge, pings, then serves until Ctrl-C (root)
 	@if [ "$$(id -u)" -eq 0 ]; then $(VENV)/bin/switch-agent lab --demo --hosts 3; \
 	else echo "make run: the lab needs root (namespaces); showing the offline OpenFlow tools instead"; \
 	VENV=$(VENV) scripts/demo.sh; fi

@@ -80,7 +80,9 @@ def _build_parser() -> argparse.ArgumentParser:
                                      "bridge of the agent; remove them at exit.")
     lab.add_argument("--hosts", type=int, default=3, help="number of hosts (default 3)")
     lab.add_argument("--demo", action="store_true",
-                     help="ping all pairs, show the flow and MAC tables, then exit")
+                     help="first ping all pairs and show the flow and MAC tables")
+    lab.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                     help="stop after this long (0: right after --demo); default: Ctrl-C")
     lab.add_argument("--controller", action="append", default=[], metavar="TARGET",
                      help="tcp:IP[:PORT] or unix:PATH (repeatable)")
     lab.add_argument("--listen", default="ptcp:6634:127.0.0.1",
@@ -180,7 +182,7 @@ def agent_main(argv: Sequence[str] | None = None) -> int:
         from switch_agent.lab import run_lab
 
         listen = None if ns.listen == "none" else ns.listen
-        return asyncio.run(run_lab(ns.hosts, ns.demo, ns.controller, listen))
+        return asyncio.run(run_lab(ns.hosts, ns.demo, ns.controller, listen, ns.duration))
     try:
         for text in ns.port:
             _port_spec(text)

@@ -8,10 +8,10 @@ whatever happens (SIGINT/SIGTERM, errors).  Nothing else on the machine is touch
 no addresses in the root namespace, no routes, only interfaces and namespaces with the
 lab's own names.  Needs root (namespaces, veth, AF_PACKET) and iproute2's ``ip``.
 
-``--demo`` (what ``make run`` uses) pings every host from every other, prints the
-results, the bridge's flow table as an OpenFlow controller would dump it and the MAC
-table NORMAL learned, then exits; without it the lab runs until interrupted, with
-commands to try printed at start.
+``--demo`` (what ``make run`` uses) first pings every host from every other and prints
+the results, the bridge's flow table as an OpenFlow controller would dump it and the
+MAC table NORMAL learned; then, like without it, the lab serves until interrupted (or
+for ``--duration`` seconds; 0 ends right after the demo), with commands to try.
 """
 
 from __future__ import annotations
@@ -117,8 +117,10 @@ async def _demo(topo: Topology, switch: Switch) -> int:
     return 1 if failures else 0
 
 
-async def run_lab(hosts: int, demo: bool, controllers: list[str], listen: str | None) -> int:
-    """Build the lab, run the agent on it; returns the exit status."""
+async def run_lab(hosts: int, demo: bool, controllers: list[str], listen: str | None,
+                  duration: float | None = None) -> int:
+    """Build the lab, run the agent on it until Ctrl-C (or ``duration`` seconds);
+    ``demo`` first pings all pairs and shows the tables.  Returns the exit status."""
     if os.geteuid() != 0:
         print("switch-agent lab: needs root (network namespaces, veth pairs, raw sockets)",
               file=sys.stderr)
@@ -146,23 +148,25 @@ async def run_lab(hosts: int, demo: bool, controllers: list[str], listen: str | 
                 mgr.add_controller(target)
             periodic = loop.create_task(switch.run())
             try:
-                if demo:
-                    return await _demo(topo, switch)
-                print(f"lab up: hosts {', '.join(topo.namespaces)} (10.0.0.1-{hosts}), "
+                status = await _demo(topo, switch) if demo else 0
+                if duration is not None and duration <= 0:
+                    return status
+                print(f"\nlab up: hosts {', '.join(topo.namespaces)} (10.0.0.1-{hosts}), "
                       f"switch ports {', '.join(topo.switch_ifs)}")
                 print(f"try: ip netns exec {topo.namespaces[0]} ping 10.0.0.2")
                 if listen and listen.startswith("ptcp:"):
                     port, _, host = listen[5:].partition(":")
                     print(f"     ovs-ofctl -O OpenFlow13 dump-flows tcp:{host or '127.0.0.1'}:{port}")
-                print("Ctrl-C to stop and remove the lab")
+                print("Ctrl-C to stop and remove the lab", flush=True)
                 stop = asyncio.Event()
                 for sig in (2, 15):  # SIGINT, SIGTERM
                     loop.add_signal_handler(sig, stop.set)
-                while not stop.is_set():
+                deadline = None if duration is None else loop.time() + duration
+                while not stop.is_set() and (deadline is None or loop.time() < deadline):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 0.5)
                     mgr.run_periodic()
-                return 0
+                return status
             finally:
                 periodic.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -15,7 +15,7 @@ def test_lab_demo_pings_all_pairs_and_cleans_up() -> None:
     if os.geteuid() != 0:
         raise AssertionError("the lab needs root (namespaces); CI runs as root")
     proc = subprocess.run([sys.executable, "-m", "switch_agent.cli", "lab", "--demo",
-                           "--hosts", "3", "--listen", "none"],
+                           "--hosts", "3", "--listen", "none", "--duration", "0"],
                           capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
