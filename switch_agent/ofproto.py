@@ -141,7 +141,8 @@ class UKey:
     rules: list[FlowRule] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
     stations: list[tuple[int, int, int]] = field(default_factory=list)  # NORMAL's sources
-    tables: list[tuple[int, bool]] = field(default_factory=list)  # (table, matched) lookups
+    tables: list[tuple[int, bool, int]] = field(default_factory=list)  # (table, matched,
+    # classifier key) of each lookup its translation made
     packets: int = 0  # datapath counters already credited to the rules
     bytes: int = 0
     created: float = 0.0
@@ -251,8 +252,32 @@ class Switch:
         result = self.tables.flow_mod(fm, version, now)
         events = self._removed(result.removed, now)
         if result.changed:
-            self.revalidate()
+            self.revalidate(self._affected(result.added, [*result.modified, *result.replaced,
+                                                          *(rule for rule, _ in result.removed)]))
         return events
+
+    def _affected(self, added: list[FlowRule], changed: list[FlowRule]) -> list[UKey]:
+        """The megaflows a flow table change can alter (OVS revalidates by tags; this
+        is the same idea without tags): those whose translation hit a changed or removed
+        rule, and those a new rule could match -- in a table their translation looked
+        up, with the key it looked up, under the megaflow's mask (bits the pipeline
+        itself changed or that lie above the packet, like metadata, count as exact:
+        they are the same for every packet of the megaflow)."""
+        changed_ids = {id(rule) for rule in changed}
+        new = [(rule.table_id, rule.cls.key, rule.cls.mask) for rule in added
+               if rule.cls is not None]
+        affected = []
+        for ukey in self.ukeys.values():
+            if any(id(rule) in changed_ids for rule in ukey.rules):
+                affected.append(ukey)
+                continue
+            for table_id, _, lookup_key in ukey.tables:
+                exact = ukey.mask | ~fk.wildcards_to_megaflow(-1) | (lookup_key ^ ukey.key)
+                if any(t == table_id and not (lookup_key ^ key) & mask & exact
+                       for t, key, mask in new):
+                    affected.append(ukey)
+                    break
+        return affected
 
     def group_mod(self, gm: GroupMod, version: int) -> list[FlowRemovedEvent]:
         """Apply a GROUP_MOD; deleting a group deletes the flows using it (GROUP_DELETE)."""
@@ -347,10 +372,13 @@ class Switch:
 
     # -- revalidation, statistics, timeouts
 
-    def revalidate(self) -> None:
-        """Make every installed megaflow agree with the pipeline as it is now."""
+    def revalidate(self, ukeys: list[UKey] | None = None) -> None:
+        """Make the installed megaflows (all, or ``ukeys``) agree with the pipeline as
+        it is now."""
         self.revalidations += 1
-        for ukey in list(self.ukeys.values()):
+        for ukey in list(self.ukeys.values()) if ukeys is None else ukeys:
+            if self.ukeys.get(ukey.ufid) is not ukey:
+                continue
             current = self.dp.flow_get(ukey.ufid)
             if current is None:  # evicted or deleted by the datapath
                 del self.ukeys[ukey.ufid]
@@ -379,7 +407,7 @@ class Switch:
                 if group_id in self.group_table:
                     self.group_table.credit(group_id, packets, nbytes)
             tables = self.tables.tables
-            for table_id, matched in ukey.tables:  # table statistics count packets
+            for table_id, matched, _ in ukey.tables:  # table statistics count packets
                 tables[table_id].lookup_count += packets
                 if matched:
                     tables[table_id].matched_count += packets

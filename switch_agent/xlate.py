@@ -146,7 +146,8 @@ class XlateResult:
     rules: list[FlowRule] = field(default_factory=list)  # every rule hit (stats)
     groups: list[int] = field(default_factory=list)  # every group used (stats)
     learned: bool = False  # NORMAL learned or moved a MAC: other megaflows may be stale
-    tables: list[tuple[int, bool]] = field(default_factory=list)  # (table, matched) looked up
+    tables: list[tuple[int, bool, int]] = field(default_factory=list)  # lookups made:
+    # (table, matched, classifier key looked up)
     stations: list[tuple[int, int, int]] = field(default_factory=list)  # NORMAL's (vlan,
     # source MAC, port): refreshed in the MAC table while the megaflow carries traffic
     slow: bool = False  # must not be cached
@@ -317,7 +318,7 @@ class _Ctx:
             else:
                 rule, wildcards = tracer.lookup(self, table_id)
             self.result.wildcards |= wildcards
-            self.result.tables.append((table_id, rule is not None))
+            self.result.tables.append((table_id, rule is not None, self.flow))
             if rule is None:
                 if self.x.miss_to_controller():
                     self.controller(OFPCML_NO_BUFFER, OFPR_NO_MATCH, miss=True)

@@ -290,3 +290,35 @@ def test_of10_flow_mods(lab):
     (out,) = lab.out(2)
     assert out[12:16] == b"\x81\x00\x00\x07"
     assert struct.unpack("!H", out[14:16])[0] & 0xFFF == 7
+
+
+def test_flow_mods_revalidate_only_the_megaflows_they_can_affect(lab):
+    lab.flow("priority=10,in_port=1,udp,actions=output:2")
+    lab.flow("priority=10,in_port=2,actions=goto_table:1")
+    lab.flow("table=1,priority=1,actions=output:3")
+    for sport in range(3):
+        lab.send(1, frame(sport=sport, dst_ip="10.0.0.9"))  # one megaflow
+    lab.send(2, frame())
+    assert lab.dp.stats().flows == 2
+    translated = []
+    real = lab.sw.xlate.translate
+
+    def counting(key, **kwargs):
+        translated.append(key)
+        return real(key, **kwargs)
+
+    lab.sw.xlate.translate = counting
+    lab.flow("priority=10,in_port=3,actions=output:1")  # no megaflow can match it
+    lab.flow("table=2,priority=1,actions=drop")  # a table nobody looked up
+    assert translated == []
+    lab.flow("table=1,priority=5,udp,actions=drop")  # the in_port=2 megaflow looked up table 1
+    assert len(translated) == 1
+    lab.flow("priority=20,udp,tp_src=7,actions=output:4")  # overlaps both (UDP) megaflows
+    assert len(translated) == 3
+    lab.send(1, frame(sport=7, dst_ip="10.0.0.9"))
+    lab.send(1, frame(sport=8, dst_ip="10.0.0.9"))
+    assert lab.out(4) == [frame(sport=7, dst_ip="10.0.0.9")]
+    lab.flow("in_port=1,udp,actions=output:3", OFPFC_MODIFY)  # hit by a megaflow
+    assert len(translated) >= 4
+    lab.send(1, frame(sport=9, dst_ip="10.0.0.9"))
+    assert len(lab.out(3)) >= 1
