@@ -100,7 +100,7 @@ from openflow.v13_actions import (
     OFPAT_SET_NW_TTL,
     OFPAT_SET_QUEUE,
 )
-from switch_agent.xlate import GroupEntry
+from switch_agent.xlate import UNSUPPORTED_ACTIONS, GroupEntry
 
 # ofp_group_capabilities
 OFPGFC_SELECT_WEIGHT = 1 << 0
@@ -266,6 +266,9 @@ class GroupTable:
                     out = action.port
                     if out == 0 or (out >= OFPP_MAX and out not in _OUTPUT_RESERVED):
                         raise CodecError(Err.OFPBAC_BAD_OUT_PORT, f"output to port {out:#x}")
+                elif isinstance(action, UNSUPPORTED_ACTIONS):
+                    raise CodecError(Err.OFPBAC_BAD_TYPE,
+                                     f"{type(action).__name__} is not supported by this switch")
 
     def _check_chaining(self, gm: GroupMod) -> None:
         """Group actions must name existing groups and not lead back to ``gm``'s group."""

@@ -63,7 +63,14 @@ from switch_agent import flowkey as fk
 from switch_agent.flowtable import N_TABLES, FlowRule, FlowTables
 from switch_agent.groups import GroupTable
 from switch_agent.meters import MeterTable
-from switch_agent.xlate import GroupEntry, MacTable, PacketInRequest, Xlate, decode_userdata
+from switch_agent.xlate import (
+    UNSUPPORTED_ACTIONS,
+    GroupEntry,
+    MacTable,
+    PacketInRequest,
+    Xlate,
+    decode_userdata,
+)
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +242,9 @@ class Switch:
             elif isinstance(action, ofa.Group):
                 if action.group_id not in self.groups:
                     raise CodecError(Err.OFPBAC_BAD_OUT_GROUP, f"no group {action.group_id}")
+            elif isinstance(action, UNSUPPORTED_ACTIONS):
+                raise CodecError(Err.OFPBAC_BAD_TYPE,
+                                 f"{type(action).__name__} is not supported by this switch")
 
     def flow_mod(self, fm: FlowMod, version: int) -> list[FlowRemovedEvent]:
         """Apply a FLOW_MOD; raises CodecError (nothing changed) or returns the

@@ -80,6 +80,11 @@ _USERDATA = struct.Struct("!BBHIQQ")  # reason, table_id, max_len, flags, cookie
 USERDATA_MISS = 1  # flags: a table miss (only controllers that want those: OF1.0)
 
 
+# Actions the datapath cannot perform yet: refused when a flow or bucket is installed
+# (OFPBAC_BAD_TYPE, "unsupported action type") rather than accepted and ignored.
+UNSUPPORTED_ACTIONS = (ofa.PushPbb, ofa.PopPbb, ofa.CopyTtlIn, ofa.CopyTtlOut)
+
+
 def _get(key: int, name: str) -> int:
     return (key >> _OFFSET[name]) & ((1 << _WIDTH[name]) - 1)
 
@@ -421,9 +426,10 @@ class _Ctx:
                 self.set_ttl(action.ttl)
             elif isinstance(action, ofa.SetMplsTtl | ofa.DecMplsTtl):
                 self.mpls_ttl(action)
-            elif isinstance(action, ofa.SetQueue | ofa.CopyTtlIn | ofa.CopyTtlOut
-                            | ofa.PushPbb | ofa.PopPbb):
-                pass  # no queues; TTL copies and PBB are not supported by the datapath yet
+            elif isinstance(action, ofa.SetQueue):
+                pass  # no queues: every port has only its default one, as OVS without QoS
+            elif isinstance(action, UNSUPPORTED_ACTIONS):
+                pass  # refused at installation (check_actions); a PACKET_OUT may still bring one
             else:  # pragma: no cover - the model has no other actions
                 raise TypeError(f"unknown action {action!r}")
 

@@ -500,3 +500,32 @@ def test_packet_in_rate_limit_per_kind():
         await bed.stop()
 
     run(scenario())
+
+
+def test_first_packet_after_barrier_follows_the_modified_flow():
+    """Issue 3's consistency rule over a real OpenFlow connection: send a packet (its
+    megaflow is cached), MODIFY the flow, BARRIER; the next packet takes the new rule."""
+    async def scenario():
+        bed = Bed()
+        await bed.start()
+        c = await Controller.connect(bed.port)
+        c.send(parse_flow("priority=5,in_port=1,actions=output:2", version=OFP13))
+        await c.barrier()
+        for sport in range(3):
+            bed.ports[0].inject(udp_frame(sport=sport))
+            await asyncio.sleep(0.02)
+        assert len(bed.ports[1].sent) == 3 and bed.dp.stats().flows == 1
+        c.send(parse_flow("in_port=1,actions=output:3", command=1, version=OFP13))
+        await c.barrier()
+        bed.ports[0].inject(udp_frame(sport=9))
+        await asyncio.sleep(0.05)
+        assert len(bed.ports[1].sent) == 3 and len(bed.ports[2].sent) == 1
+        c.send(parse_flow("in_port=1", command=3, version=OFP13))
+        await c.barrier()
+        bed.ports[0].inject(udp_frame(sport=10))
+        await asyncio.sleep(0.05)
+        assert len(bed.ports[1].sent) == 3 and len(bed.ports[2].sent) == 1
+        c.close()
+        await bed.stop()
+
+    run(scenario())
