@@ -210,7 +210,7 @@ def agent_process(profile_to: str | None = None) -> Iterator[tuple[subprocess.Po
     with tempfile.TemporaryFile() as stderr:
         proc = subprocess.Popen(
             [*prefix, "-m", "switch_agent.cli", "run", "--port", "dummy:p1", "--port",
-             "dummy:p2", "--listen", f"ptcp:{port}:127.0.0.1"],
+             "dummy:p2", "--listen", f"ptcp:{port}:127.0.0.1", "--control-socket", "none"],
             stdout=subprocess.DEVNULL, stderr=stderr, env=env)
         try:
             yield proc, port

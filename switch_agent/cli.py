@@ -70,6 +70,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="packet-ins per second per connection (default 0: unlimited)")
     run.add_argument("--controller-burst-limit", type=float, default=0.0, metavar="N",
                      help="packet-in burst (default: a quarter of the rate)")
+    run.add_argument("--control-socket", default=None, metavar="PATH",
+                     help="unix socket for swctl (default /run/switch-agent/BRIDGE.ctl, "
+                          "$SWITCH_AGENT_RUNDIR moves the directory; 'none' for none)")
     run.add_argument("--probe-interval", type=float, default=5.0,
                      help="inactivity probe interval, seconds (default 5)")
     run.add_argument("--max-backoff", type=float, default=8.0,
@@ -110,6 +113,7 @@ async def _run(ns: argparse.Namespace) -> int:
     from openflow.consts import OFPP_NORMAL
     from openflow.messages import FlowMod
     from switch_agent.connmgr import ConnManager, TlsConfig
+    from switch_agent.control import ControlServer
     from switch_agent.ofproto import Switch
 
     versions = tuple(sorted(PROTOCOLS[name] for name in ns.protocols.split(",") if name))
@@ -122,6 +126,9 @@ async def _run(ns: argparse.Namespace) -> int:
                       fail_mode=ns.fail_mode, probe_interval=ns.probe_interval,
                       max_backoff=ns.max_backoff, rate_limit=ns.controller_rate_limit,
                       burst_limit=ns.controller_burst_limit, tls=tls)
+    control = None
+    if ns.control_socket != "none":
+        control = ControlServer(switch, mgr, ns.bridge, ns.control_socket)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -150,6 +157,13 @@ async def _run(ns: argparse.Namespace) -> int:
                 log.info("listening on %s", target)
         for target in ns.controller:
             mgr.add_controller(target)
+        if control is not None:
+            try:
+                await control.start()
+                log.info("control socket %s", control.path)
+            except OSError as exc:  # e.g. not root, or another agent owns the bridge name
+                log.warning("no control socket (swctl will not reach this agent): %s", exc)
+                control = None
         log.info("bridge %s running (datapath id %016x, fail mode %s)", ns.bridge,
                  mgr.datapath_id, mgr.fail_mode_now())
         while not stop.is_set():
@@ -160,6 +174,8 @@ async def _run(ns: argparse.Namespace) -> int:
             switch.run_periodic()
             mgr.run_periodic()
     finally:
+        if control is not None:
+            await control.close()
         await mgr.close()
         datapath.close()
     log.info("bridge %s stopped", ns.bridge)

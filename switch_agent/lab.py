@@ -32,6 +32,7 @@ from openflow.flowtext import format_flow_stats
 from openflow.messages import FlowMod, FlowStatsRequest
 from switch_agent import stats
 from switch_agent.connmgr import ConnManager
+from switch_agent.control import ControlServer
 from switch_agent.ofproto import Switch
 
 OFP13 = 0x04
@@ -134,6 +135,7 @@ async def run_lab(hosts: int, demo: bool, controllers: list[str], listen: str | 
         datapath = Datapath("lab")
         switch = Switch(datapath)
         mgr = ConnManager(switch)
+        control: ControlServer | None = ControlServer(switch, mgr, "lab")
         try:
             for sw_if in topo.switch_ifs:
                 switch.add_port(SystemNetdev(sw_if))
@@ -146,6 +148,12 @@ async def run_lab(hosts: int, demo: bool, controllers: list[str], listen: str | 
                 await mgr.listen(listen)
             for target in controllers:
                 mgr.add_controller(target)
+            assert control is not None
+            try:
+                await control.start()
+            except OSError as exc:
+                print(f"(no control socket, swctl will not reach the lab: {exc})")
+                control = None
             periodic = loop.create_task(switch.run())
             try:
                 status = await _demo(topo, switch) if demo else 0
@@ -157,6 +165,8 @@ async def run_lab(hosts: int, demo: bool, controllers: list[str], listen: str | 
                 if listen and listen.startswith("ptcp:"):
                     port, _, host = listen[5:].partition(":")
                     print(f"     ovs-ofctl -O OpenFlow13 dump-flows tcp:{host or '127.0.0.1'}:{port}")
+                if control is not None:
+                    print("     swctl --bridge lab show | dump-flows | fdb-show | dp-dump-flows")
                 print("Ctrl-C to stop and remove the lab", flush=True)
                 stop = asyncio.Event()
                 for sig in (2, 15):  # SIGINT, SIGTERM
@@ -172,5 +182,7 @@ async def run_lab(hosts: int, demo: bool, controllers: list[str], listen: str | 
                 with contextlib.suppress(asyncio.CancelledError):
                     await periodic
         finally:
+            if control is not None:
+                await control.close()
             await mgr.close()
             datapath.close()

@@ -1,26 +1,63 @@
 """`swctl`: the operator CLI (console script ``switch_agent.swctl:main``).
 
-Today it has the offline commands, which need no running agent:
-  swctl ofp-print HEX            decode and print any OF1.0/1.3 message(s)
-  swctl parse-flow [-O VER] FLOW print the FLOW_MOD hex for an ovs-ofctl flow
-  swctl version
-The agent-facing commands (show, dump-flows, trace, ...) arrive with the agent.
+Sits on top of switch_agent/: it talks to a running agent over the agent's unix
+control socket (switch_agent/control.py: one JSON request, one JSON reply) and prints
+what comes back the way the Open vSwitch tools do (``ovs-vsctl show``, ``ovs-ofctl
+dump-flows``, ``ovs-appctl fdb/show``, ``dpctl/dump-flows``...), or as JSON with
+``--json``.  It owns the command line and the human output; the agent owns the answers.
+
+  swctl [--socket PATH | --bridge NAME] [--json] COMMAND ...
+    show [BRIDGE]                    bridge, ports, controllers and connections
+    dump-flows [BRIDGE] [FLOW]       OpenFlow flows (optional ovs-ofctl filter)
+    add-flow [BRIDGE] FLOW           add a flow (ovs-ofctl syntax)
+    mod-flows [--strict] [BRIDGE] FLOW
+    del-flows [--strict] [BRIDGE] [FLOW]
+    dump-ports [BRIDGE] [PORT]       port counters (PORT: number, LOCAL or name)
+    dump-groups [BRIDGE], dump-meters [BRIDGE]
+    trace [BRIDGE] FLOW              ofproto/trace: tables, actions, megaflow
+    fdb-show [BRIDGE], fdb-flush [BRIDGE]     NORMAL's MAC table
+    dp-dump-flows [BRIDGE], dp-stats [BRIDGE] the datapath's megaflows and counters
+    version                          swctl's version (and the agent's when one runs)
+  Offline (no agent needed):
+    ofp-print HEX                    decode and print any OF1.0/1.3 message(s)
+    parse-flow [-O VER] FLOW         print the FLOW_MOD hex for an ovs-ofctl flow
+
+The socket: ``--socket PATH``, else the bridge's (``--bridge NAME`` or a BRIDGE
+word) ``/run/switch-agent/NAME.ctl`` (``$SWITCH_AGENT_RUNDIR`` replaces the
+directory), else the only socket there.  A first word is a BRIDGE when more words
+follow, or when it cannot be flow text (no ``=``, not a protocol such as ``tcp``);
+a lone word after dump-ports is the PORT when it is a number or a reserved name
+(LOCAL) or when --socket/--bridge already names the agent, else the BRIDGE.  Exit status 0, or 1 with
+a one-line error on stderr when the agent is not running or refuses the command
+(2 for a bad command line).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from openflow import codec, flowtext, printer
-from openflow.consts import OFP13, VERSION_BY_NAME
+from openflow.consts import OFP13, PORT_BY_NAME, VERSION_BY_NAME
 from openflow.errors import CodecError, code_name, type_name
 from openflow.wire import HEADER_SIZE
+from switch_agent import control
 
 EXIT_BAD_INPUT = 1
+EXIT_FAILED = 1
 _HEX_NOISE = re.compile(r"0x|[\s:,]")
+_BRIDGE_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+_NUMBER = re.compile(r"(?:0x[0-9a-fA-F]+|[0-9]+)")
+
+
+class SwctlError(Exception):
+    """A one-line failure for stderr (exit status 1)."""
 
 
 def _split_messages(data: bytes) -> list[bytes]:
@@ -76,16 +113,316 @@ def cmd_parse_flow(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_version(_args: argparse.Namespace) -> int:
-    from switch_agent.cli import _version
+# ------------------------------------------------------------------ reaching the agent
 
-    print(f"swctl (switch-agent) {_version()}")
+
+def _looks_like_bridge(word: str) -> bool:
+    """Whether ``word`` can only be a bridge name, not flow text."""
+    return bool(_BRIDGE_WORD.fullmatch(word)) and word not in flowtext.SHORTHANDS \
+        and word != "actions"
+
+
+def _split_words(words: Sequence[str], *, text_required: bool) -> tuple[str | None, str | None]:
+    """(bridge, text) from ``[BRIDGE] [TEXT...]``."""
+    words = list(words)
+    bridge = None
+    if words and _looks_like_bridge(words[0]) and (len(words) > 1 or not text_required):
+        bridge = words.pop(0)
+    return bridge, " ".join(words) or None
+
+
+def _find_socket(args: argparse.Namespace, bridge: str | None) -> tuple[Path, str | None]:
+    """The control socket to use, and the bridge the request must be for (if named)."""
+    option = getattr(args, "bridge", None)
+    if bridge and option and bridge != option:
+        raise SwctlError(f"two bridges named: --bridge {option} and {bridge}")
+    name = bridge or option
+    path = getattr(args, "socket", None)
+    if path:
+        return Path(path), name
+    if name:
+        try:
+            return control.socket_path(name), name
+        except ValueError as exc:
+            raise SwctlError(str(exc)) from None
+    directory = control.run_dir()
+    if directory.is_dir() and not os.access(directory, os.R_OK | os.X_OK):
+        raise SwctlError(f"permission denied on {directory} (run as root or as the "
+                         f"agent's user, or give --socket PATH)")
+    try:
+        found = sorted(directory.glob(f"*{control.SOCKET_SUFFIX}"))
+    except OSError:
+        found = []
+    if len(found) == 1:
+        return found[0], None
+    if found:
+        names = ", ".join(p.name[: -len(control.SOCKET_SUFFIX)] for p in found)
+        raise SwctlError(f"several bridges run here ({names}): name one with --bridge NAME")
+    hint = "" if directory.is_dir() else f" ({directory} does not exist)"
+    raise SwctlError(f"no agent running: no control socket in {directory}{hint}; "
+                     f"start one with 'switch-agent run', or give --socket PATH")
+
+
+def _call(args: argparse.Namespace, cmd: str, cmd_args: dict[str, Any] | None = None,
+          bridge: str | None = None) -> Any:
+    path, name = _find_socket(args, bridge)
+    try:
+        return control.request(path, cmd, cmd_args, bridge=name,
+                               timeout=getattr(args, "timeout", None) or 30.0)
+    except control.ControlError as exc:
+        raise SwctlError(str(exc)) from None
+
+
+# ------------------------------------------------------------------ human output
+
+
+def _show_text(r: dict[str, Any]) -> str:
+    """Like ``ovs-vsctl show`` (plus the OpenFlow numbers ``ovs-ofctl show`` adds)."""
+    lines = [f"Bridge {r['bridge']}",
+             f"    datapath_id: {r['datapath_id']}",
+             f"    fail_mode: {r['fail_mode']}" + (" (fail-open: NORMAL)" if r.get("fail_open")
+                                                   else ""),
+             f"    protocols: {','.join(r['protocols'])}",
+             f"    n_tables: {r['n_tables']}"]
+    for c in r["controllers"]:
+        lines.append(f'    Controller "{c["target"]}"')
+        lines.append(f"        is_connected: {'true' if c['connected'] else 'false'}")
+        if c["connected"]:
+            lines.append(f"        role: {c['role']}")
+            lines.append(f"        version: {c['version']}")
+    for c in r["connections"]:
+        lines.append(f'    Connection "{c["target"]}"' + (f" from {c['peer']}" if c["peer"] else ""))
+        lines.append(f"        role: {c['role']}")
+        lines.append(f"        version: {c['version']}")
+    for p in r["ports"]:
+        lines.append(f"    Port {p['name']}")
+        lines.append(f"        ofport: {p['ofport_name']}")
+        lines.append(f"        type: {p['type']}")
+        lines.append(f"        link_state: {p['link_state']}")
+        lines.append(f"        admin_state: {p['admin_state']}")
+        if p["config"]:
+            lines.append(f"        config: {','.join(p['config'])}")
+        lines.append(f"        mac_in_use: {p['mac']}")
+        lines.append(f"        mtu: {p['mtu']}")
+    return "\n".join(lines)
+
+
+def _flows_text(r: dict[str, Any]) -> str:
+    """``ovs-ofctl dump-flows`` lines, which ``ovs-ofctl add-flows`` reads back."""
+    return "\n".join(flow["text"] for flow in r["flows"])
+
+
+def _ports_text(r: dict[str, Any]) -> str:
+    """``ovs-ofctl dump-ports`` blocks."""
+    lines = [f"{len(r['ports'])} ports"]
+    for e in r["ports"]:
+        lines += [
+            f"  port {e['port']:>2}: rx pkts={e['rx_packets']}, bytes={e['rx_bytes']}, "
+            f"drop={e['rx_dropped']}, errs={e['rx_errors']}, frame={e['rx_frame_err']}, "
+            f"over={e['rx_over_err']}, crc={e['rx_crc_err']}",
+            f"           tx pkts={e['tx_packets']}, bytes={e['tx_bytes']}, "
+            f"drop={e['tx_dropped']}, errs={e['tx_errors']}, coll={e['collisions']}",
+            f"           duration={e['duration']}",
+        ]
+    return "\n".join(lines)
+
+
+def _groups_text(r: dict[str, Any]) -> str:
+    return "\n".join(f" {group['text']}" for group in r["groups"])
+
+
+def _meters_text(r: dict[str, Any]) -> str:
+    return "\n".join(meter["text"] for meter in r["meters"])
+
+
+def _fdb_text(r: dict[str, Any]) -> str:
+    """Like ``ovs-appctl fdb/show``."""
+    lines = [" port  VLAN  MAC                Age"]
+    lines += [f"{e['port_name']:>5}  {e['vlan']:4}  {e['mac']}  {e['age']:3}"
+              for e in r["entries"]]
+    return "\n".join(lines)
+
+
+def _dp_flows_text(r: dict[str, Any]) -> str:
+    """Like ``ovs-appctl dpctl/dump-flows``."""
+    lines = []
+    for f in r["flows"]:
+        used = "never" if f["used"] is None else f"{f['used']:.3f}s"
+        lines.append(f"{f['match']}, packets:{f['packets']}, bytes:{f['bytes']}, "
+                     f"used:{used}, actions:{f['actions']}")
+    return "\n".join(lines)
+
+
+def _dp_stats_text(r: dict[str, Any]) -> str:
+    """Like ``ovs-appctl dpctl/show``."""
+    lines = [f"{r['name']}:",
+             f"  lookups: hit:{r['hit']} missed:{r['missed']} lost:{r['lost']}",
+             f"  flows: {r['flows']}",
+             f"  masks: total:{r['masks']}",
+             f"  upcalls: handled:{r['upcalls']} malformed:{r['malformed']}"]
+    lines += [f"  port {p['port_no']}: {p['name']} ({p['type']})" for p in r["ports"]]
+    return "\n".join(lines)
+
+
+def _fdb_flush_text(r: dict[str, Any]) -> str:
+    return "table successfully flushed"
+
+
+def _nothing(r: dict[str, Any]) -> str:
+    return ""
+
+
+# command -> its human output (like the OVS tool that has the command)
+_FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "show": _show_text,
+    "dump-flows": _flows_text,
+    "add-flow": _nothing,
+    "mod-flows": _nothing,
+    "del-flows": _nothing,
+    "dump-ports": _ports_text,
+    "dump-groups": _groups_text,
+    "dump-meters": _meters_text,
+    "trace": lambda r: r["text"].rstrip("\n"),
+    "fdb-show": _fdb_text,
+    "fdb-flush": _fdb_flush_text,
+    "dp-dump-flows": _dp_flows_text,
+    "dp-stats": _dp_stats_text,
+}
+
+
+def _output(args: argparse.Namespace, cmd: str, result: Any) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(result, indent=2))
+        return
+    text = _FORMATS[cmd](result)
+    if text:
+        print(text)
+
+
+# ------------------------------------------------------------------ agent commands
+
+
+def _agent_request(args: argparse.Namespace) -> tuple[str, dict[str, Any], str | None]:
+    """(cmd, args, bridge) of an agent command from its command line words."""
+    cmd, words = args.command, list(getattr(args, "words", []))
+    if cmd in ("add-flow", "mod-flows", "trace"):
+        bridge, text = _split_words(words, text_required=True)
+        if text is None:
+            raise SwctlError(f"{cmd}: missing FLOW")
+        request: dict[str, Any] = {"flow": text}
+    elif cmd in ("dump-flows", "del-flows"):
+        bridge, text = _split_words(words, text_required=False)
+        request = {} if text is None else {"flow": text}
+    elif cmd == "dump-ports":
+        bridge, port = None, None
+        if len(words) > 2:
+            raise SwctlError("dump-ports: at most BRIDGE and PORT")
+        if len(words) == 2:
+            bridge, port = words
+        elif len(words) == 1:
+            word = words[0]
+            named = getattr(args, "socket", None) or getattr(args, "bridge", None)
+            if named or _NUMBER.fullmatch(word) or word.upper() in PORT_BY_NAME:
+                port = word
+            else:
+                bridge = word
+        request = {} if port is None else {"port": port}
+    else:
+        if len(words) > 1:
+            raise SwctlError(f"{cmd}: too many arguments (at most a BRIDGE)")
+        bridge, request = (words[0] if words else None), {}
+    if getattr(args, "strict", False):
+        request["strict"] = True
+    return cmd, request, bridge
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    """Any command the agent answers: send it, print the result."""
+    try:
+        cmd, request, bridge = _agent_request(args)
+        result = _call(args, cmd, request, bridge)
+    except SwctlError as exc:
+        print(f"swctl: {args.command}: {exc}" if not str(exc).startswith(f"{args.command}:")
+              else f"swctl: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    _output(args, cmd, result)
     return 0
 
 
+def cmd_version(args: argparse.Namespace) -> int:
+    """swctl's version; the agent's too when one is reachable (required when a socket
+    or bridge is named)."""
+    from switch_agent.cli import _version
+
+    named = bool(getattr(args, "socket", None) or getattr(args, "bridge", None))
+    agent = None
+    try:
+        agent = _call(args, "version")
+    except SwctlError as exc:
+        if named:
+            print(f"swctl: version: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    if getattr(args, "json", False):
+        print(json.dumps({"swctl": _version(), "agent": agent}, indent=2))
+        return 0
+    print(f"swctl (switch-agent) {_version()}")
+    if agent is not None:
+        print(f"agent (bridge {agent['bridge']}): switch-agent {agent['version']}, "
+              f"{','.join(agent['protocols'])}")
+    return 0
+
+
+# ------------------------------------------------------------------ command line
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options accepted before or after the command (SUPPRESS: a subcommand's default
+    must not overwrite what was given before it)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--socket", metavar="PATH", default=argparse.SUPPRESS,
+                        help="the agent's control socket")
+    common.add_argument("--bridge", metavar="NAME", default=argparse.SUPPRESS,
+                        help=f"the bridge whose agent to ask ({control.DEFAULT_RUN_DIR}/NAME.ctl)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print the agent's answer as JSON")
+    common.add_argument("--timeout", type=float, metavar="SECONDS", default=argparse.SUPPRESS,
+                        help="how long to wait for the agent (default 30)")
+    return common
+
+
+_AGENT_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    # (command, words metavar, help)
+    ("show", "[BRIDGE]", "bridge, ports, controllers and connections (ovs-vsctl show)"),
+    ("dump-flows", "[BRIDGE] [FLOW]", "OpenFlow flows, optionally filtered (ovs-ofctl)"),
+    ("add-flow", "[BRIDGE] FLOW", "add a flow"),
+    ("mod-flows", "[BRIDGE] FLOW", "modify the actions of matching flows"),
+    ("del-flows", "[BRIDGE] [FLOW]", "delete matching flows (all without FLOW)"),
+    ("dump-ports", "[BRIDGE] [PORT]", "port counters"),
+    ("dump-groups", "[BRIDGE]", "groups"),
+    ("dump-meters", "[BRIDGE]", "meters"),
+    ("trace", "[BRIDGE] FLOW", "what the pipeline does with a packet (ofproto/trace)"),
+    ("fdb-show", "[BRIDGE]", "NORMAL's MAC learning table"),
+    ("fdb-flush", "[BRIDGE]", "empty the MAC learning table"),
+    ("dp-dump-flows", "[BRIDGE]", "the datapath's megaflows with their counters"),
+    ("dp-stats", "[BRIDGE]", "datapath hit/missed/lost, flows, masks"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="swctl", description="switch-agent operator CLI")
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="swctl", description="switch-agent operator CLI", parents=[common],
+        epilog="The agent commands take --socket/--bridge/--json/--timeout before or "
+               "after the command.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    for name, metavar, text in _AGENT_COMMANDS:
+        p = sub.add_parser(name, help=text, description=text, parents=[common])
+        if name in ("mod-flows", "del-flows"):
+            p.add_argument("--strict", action="store_true",
+                           help="match priority and fields exactly")
+        p.add_argument("words", nargs="*", metavar=metavar)
+        p.set_defaults(func=cmd_agent)
 
     p = sub.add_parser("ofp-print", help="decode and print OpenFlow messages given in hex")
     p.add_argument("hex", nargs="+", help="message bytes in hex (spaces, colons, 0x allowed)")
@@ -97,14 +434,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("flow", nargs="+", help="flow in ovs-ofctl syntax")
     p.set_defaults(func=cmd_parse_flow)
 
-    p = sub.add_parser("version", help="print the version")
+    p = sub.add_parser("version", help="print the version (and the running agent's)",
+                       parents=[common])
     p.set_defaults(func=cmd_version)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ class OfctlLab:
         self._macs: dict[int, str] = {}
         self.log_path = log_path
         self.log = open(log_path, "w+b")  # closed in close()
-        argv = [sys.executable, "-m", "switch_agent.cli", "run", "-v", "--bridge", BRIDGE,
+        argv = [sys.executable, "-m", "switch_agent.cli", "run", "-v", "--control-socket", "none", "--bridge", BRIDGE,
                 "--datapath-id", DPID, "--listen", "ptcp:6634:127.0.0.1"]
         for n, (_, _, sw_if) in enumerate(self.hosts, 1):
             argv += ["--port", f"{sw_if}={n}"]

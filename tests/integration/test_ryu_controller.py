@@ -53,7 +53,7 @@ class RyuLab:
         time.sleep(1.5)  # ryu-manager imports its apps before listening
         assert self.ryu.poll() is None, read(self.ryu_log)
         self.agent_log = lab_log(lab, "agent")
-        argv = [*AGENT, "run", "-v", "--protocols", protocols,
+        argv = [*AGENT, "run", "-v", "--control-socket", "none", "--protocols", protocols,
                 "--controller", f"tcp:127.0.0.1:{self.of_port}",
                 "--listen", f"ptcp:{self.listen_port}:127.0.0.1"]
         for _, _, sw_if in self.hosts:

@@ -66,7 +66,7 @@ class Agent:
         self.port = free_port()
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "switch_agent.cli", "run", "--listen",
+            [sys.executable, "-m", "switch_agent.cli", "run", "--control-socket", "none", "--listen",
              f"ptcp:{self.port}:127.0.0.1", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
@@ -176,3 +176,29 @@ def test_ovs_ofctl_talks_to_the_agent(agent: Agent, ovs_ofctl: str) -> None:
     assert "priority=9" not in flows
     status, err = agent.stop()
     assert status == 0, err
+
+
+def test_swctl_reaches_the_running_agent_through_its_control_socket(tmp_path: Path) -> None:
+    socket_path = tmp_path / "br0.ctl"
+    agent = Agent("--port", "dummy:p1", "--port", "dummy:p2", "--control-socket", str(socket_path))
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists() and time.monotonic() < deadline:
+            assert agent.proc.poll() is None
+            time.sleep(0.05)
+        swctl = [sys.executable, "-m", "switch_agent.swctl", "--socket", str(socket_path)]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        show = subprocess.run([*swctl, "show"], capture_output=True, text=True, env=env, timeout=20)
+        assert show.returncode == 0, show.stderr
+        assert "p1" in show.stdout and "p2" in show.stdout
+        add = subprocess.run([*swctl, "add-flow", "priority=7,in_port=1,actions=output:2"],
+                             capture_output=True, text=True, env=env, timeout=20)
+        assert add.returncode == 0, add.stderr
+        flows = subprocess.run([*swctl, "dump-flows"], capture_output=True, text=True, env=env,
+                               timeout=20)
+        assert "priority=7,in_port=1 actions=output:2" in flows.stdout, flows.stdout
+        assert "priority=0 actions=NORMAL" in flows.stdout
+    finally:
+        status, err = agent.stop()
+    assert status == 0, err
+    assert not socket_path.exists()  # removed at exit
