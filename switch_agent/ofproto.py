@@ -103,6 +103,10 @@ class OfPort:
         return not self.config & OFPPC_PORT_DOWN and self.link_up
 
     @property
+    def admin_down(self) -> bool:
+        return bool(self.config & OFPPC_PORT_DOWN)
+
+    @property
     def no_fwd(self) -> bool:
         return bool(self.config & OFPPC_NO_FWD)
 

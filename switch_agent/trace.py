@@ -329,7 +329,7 @@ def _unsent(ctx: xl._Ctx, port: int) -> str:
         return f"dropped: no port {name}"
     if xport.no_fwd:
         return f"dropped: port {name} has no_fwd"
-    if not xport.live:
+    if xport.admin_down:
         return f"dropped: port {name} is down"
     if port == ctx.in_port:
         return f"dropped: port {name} is the input port (only IN_PORT sends back)"

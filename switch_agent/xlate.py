@@ -102,7 +102,9 @@ class XPort(Protocol):
     @property
     def dp_port(self) -> int: ...
     @property
-    def live(self) -> bool: ...  # link up and not administratively down
+    def live(self) -> bool: ...  # link up and not administratively down (group liveness)
+    @property
+    def admin_down(self) -> bool: ...  # OFPPC_PORT_DOWN
     @property
     def no_fwd(self) -> bool: ...
     @property
@@ -549,7 +551,10 @@ class _Ctx:
 
     def output_dp(self, ofp_port: int, *, allow_in_port: bool = False) -> None:
         xport = self.x.ports.get(ofp_port)
-        if xport is None or xport.no_fwd or not xport.live:
+        # As OVS: configuration decides (PORT_DOWN, NO_FWD), not the link state -- a
+        # frame sent to a port without carrier is the port's to drop (and count), and
+        # liveness only steers fast-failover and select groups.
+        if xport is None or xport.no_fwd or xport.admin_down:
             return
         if ofp_port == self.in_port and not allow_in_port:
             return  # OpenFlow: only IN_PORT sends a packet back where it came from

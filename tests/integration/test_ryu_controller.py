@@ -18,6 +18,7 @@ import itertools
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -85,8 +86,9 @@ class RyuLab:
 
 
 def lab_log(lab: NetnsLab, name: str):
-    path = Path("/tmp") / f"{lab.prefix}{name}.log"
-    return open(path, "w+b")
+    """A log file for one of the lab's processes; anonymous, gone when closed."""
+    del lab, name
+    return tempfile.TemporaryFile()
 
 
 def read(log_file) -> str:
