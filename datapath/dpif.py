@@ -288,7 +288,7 @@ class Datapath:
         batch: int = 256,
         upcall_queue_len: int = 4096,
         upcall_batch: int = 64,
-        port_check_interval: float = 1.0,
+        port_check_interval: float = 0.25,
         offload: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
