@@ -53,7 +53,9 @@ from openflow import messages as m
 from openflow.channel import Channel, Closed, MessageReceived, Negotiated, ProtocolError
 from openflow.consts import (
     OFP_NO_BUFFER,
+    OFPC_FRAG_DROP,
     OFPC_FRAG_MASK,
+    OFPC_FRAG_REASM,
     OFPC_INVALID_TTL_TO_CONTROLLER,
     OFPCR_ROLE_EQUAL,
     OFPCR_ROLE_MASTER,
@@ -249,8 +251,13 @@ class OfConn(asyncio.Protocol):
                                     | (OFPC_INVALID_TTL_TO_CONTROLLER if self.invalid_ttl else 0),
                                     self.miss_send_len)
         if isinstance(msg, m.SetConfig):
+            if msg.flags & OFPC_FRAG_MASK == OFPC_FRAG_REASM:
+                raise CodecError(Err.OFPSCFC_BAD_FLAGS, "IP reassembly is not supported")
             self.miss_send_len = msg.miss_send_len
             self.mgr.frag_flags = msg.flags & OFPC_FRAG_MASK
+            if sw.frag_drop != (self.mgr.frag_flags == OFPC_FRAG_DROP):
+                sw.frag_drop = self.mgr.frag_flags == OFPC_FRAG_DROP
+                sw.revalidate()
             self.invalid_ttl = bool(msg.flags & OFPC_INVALID_TTL_TO_CONTROLLER)
             self.mgr._update_switch()
             return None

@@ -177,10 +177,12 @@ class Switch:
         self.miss_to_controller = False
         self.invalid_ttl_to_controller = False
         self.fail_open = False  # standalone fail mode without a controller: all NORMAL
+        self.frag_drop = False  # SET_CONFIG OFPC_FRAG_DROP: IP fragments are dropped
         self.xlate = Xlate(self.tables, self.ports, self.groups,
                            miss_to_controller=lambda: self.miss_to_controller,
                            invalid_ttl_to_controller=lambda: self.invalid_ttl_to_controller,
                            fail_open=lambda: self.fail_open,
+                           frag_drop=lambda: self.frag_drop,
                            mac_table=self.mac_table, clock=clock)
         self.group_table = GroupTable(self.groups, clock=clock, ref_count=self._group_refs)
         self.meter_table = MeterTable(datapath, flow_count=self._meter_refs)

@@ -249,6 +249,7 @@ class Xlate:
                  miss_to_controller: Callable[[], bool] = lambda: False,
                  invalid_ttl_to_controller: Callable[[], bool] = lambda: False,
                  fail_open: Callable[[], bool] = lambda: False,
+                 frag_drop: Callable[[], bool] = lambda: False,
                  mac_table: MacTable | None = None,
                  clock: Callable[[], float] | None = None) -> None:
         self.tables = tables
@@ -257,6 +258,7 @@ class Xlate:
         self.miss_to_controller = miss_to_controller
         self.invalid_ttl_to_controller = invalid_ttl_to_controller
         self.fail_open = fail_open
+        self.frag_drop = frag_drop
         self.mac_table = mac_table if mac_table is not None else MacTable()
         self.clock = clock if clock is not None else (lambda: 0.0)
 
@@ -269,6 +271,12 @@ class Xlate:
         ``tracer``: report the walk to it (see ``Tracer``)."""
         ctx = _Ctx(self, key, side_effects, tracer)
         ctx.result.wildcards |= _FMASK["in_port"]
+        if actions is None and self.frag_drop():
+            # OFPC_FRAG_DROP: IP fragments never reach the tables (OpenFlow 1.3 7.3.2).
+            ctx.result.wildcards |= _ETH_TYPE_MASK | _FMASK["ip_frag"]
+            if _get(key, "eth_type") in (0x0800, 0x86DD) and \
+                    _get(key, "ip_frag") & dflow.FRAG_ANY:
+                return ctx.result
         if actions is not None:
             ctx.apply_actions(actions, table_id=OFPP_CONTROLLER & 0xFF, packet_out=True)
         elif self.fail_open():

@@ -529,3 +529,31 @@ def test_first_packet_after_barrier_follows_the_modified_flow():
         await bed.stop()
 
     run(scenario())
+
+
+def test_set_config_fragment_handling():
+    async def scenario():
+        bed = Bed()
+        await bed.start()
+        c = await Controller.connect(bed.port)
+        c.send(parse_flow("priority=5,in_port=1,actions=output:2", version=OFP13))
+        fragment = bytearray(udp_frame(sport=1))
+        fragment[20] = 0x20  # IPv4 flags: more fragments
+        c.send(m.SetConfig(1, 128))  # OFPC_FRAG_DROP
+        await c.barrier()
+        assert (await c.request(m.GetConfigRequest())).flags == 1
+        bed.ports[0].inject(bytes(fragment))
+        bed.ports[0].inject(udp_frame(sport=2))
+        await asyncio.sleep(0.05)
+        assert [f[20] for f in bed.ports[1].sent] == [0]  # only the whole datagram
+        c.send(m.SetConfig(0, 128))  # back to NORMAL handling
+        await c.barrier()
+        bed.ports[0].inject(bytes(fragment))
+        await asyncio.sleep(0.05)
+        assert len(bed.ports[1].sent) == 2
+        reply = await c.request(m.SetConfig(2, 128))  # reassembly: refused
+        assert (reply.type, reply.code) == Err.OFPSCFC_BAD_FLAGS.wire(OFP13)
+        c.close()
+        await bed.stop()
+
+    run(scenario())
