@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 COVERAGE_FLOOR ?= 95
 SETUP       := VENV=$(VENV) RYU_VENV=$(RYU_VENV) scripts/setup.sh
 
-.PHONY: help venv deps ryu-venv setup test run bench lint clean distclean
+.PHONY: help venv deps ryu-venv setup test run bench conformance lint clean distclean
 
 help: ## show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,9 @@ bench: venv ryu-venv deps ## run every bench/*.py with the venv's Python (netdev
 	@shopt -s nullglob; benches=(bench/*.py); \
 	if (( $${#benches[@]} == 0 )); then echo "no benchmarks yet (bench/*.py)"; exit 0; fi; \
 	for b in "$${benches[@]}"; do echo "==> $$b"; $(PY) "$$b"; done
+
+conformance: venv ryu-venv deps ## Ryu's switch test tool, agent next to OVS 3.1: the 940 non-throughput OF1.3 cases (root)
+	$(PY) tests/conformance/harness.py --target agent,ovs --version 13 --skip-throughput
 
 lint: venv ## ruff on everything, mypy on openflow/, datapath/ and switch_agent/
 	$(VENV)/bin/ruff check .

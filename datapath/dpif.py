@@ -52,7 +52,9 @@ port at the end of the batch (frames may be views into the receive ring, valid u
 the next receive on that port, which is after the flush).  Upcalls are handed to the
 handler from a separate loop callback, at most ``upcall_batch`` per call, so the slow
 path never runs inside the packet loop and a busy slow path still lets ports drain.
-The queue holds at most ``upcall_queue_len`` upcalls: beyond that (or with no
+The queue holds at most ``upcall_queue_len`` upcalls, and one port at most
+``upcall_port_limit`` of them (an eighth by default), so a port flooding the slow path
+cannot starve the first packets of other ports' new flows; beyond that (or with no
 handler) they are counted as ``lost``, as the kernel's netlink queue overflow is.
 
 Patch ports (``netdev.PatchNetdev``) deliver synchronously into the peer's datapath
@@ -287,6 +289,7 @@ class Datapath:
         emc_insert_inv_prob: int = 100,
         batch: int = 256,
         upcall_queue_len: int = 4096,
+        upcall_port_limit: int | None = None,
         upcall_batch: int = 64,
         port_check_interval: float = 0.25,
         offload: bool = True,
@@ -297,6 +300,12 @@ class Datapath:
         self.name = name
         self.batch = batch
         self.upcall_queue_len = upcall_queue_len
+        # One port may hold at most this many queued upcalls, so a port flooding misses
+        # or controller-bound packets cannot keep every other port's first packets out
+        # of the slow path (OVS shares its upcall handlers between ports likewise).
+        self.upcall_port_limit = (upcall_port_limit if upcall_port_limit is not None
+                                  else max(16, upcall_queue_len // 8))
+        self._queued_by_port: dict[int, int] = {}
         self.upcall_batch = upcall_batch
         self.port_check_interval = port_check_interval
         self.offload = offload
@@ -356,6 +365,7 @@ class Datapath:
             self.port_del(port_no)
         self.cache.flush()
         self._upcalls.clear()
+        self._queued_by_port.clear()
         self._closed = True
 
     def poll(self) -> int:
@@ -600,9 +610,13 @@ class Datapath:
         self._queue_upcall(Upcall(UpcallKind.MISS, in_port, key, bytes(frame), b"", len(frame)))
 
     def _queue_upcall(self, upcall: Upcall) -> None:
-        if self._upcall_handler is None or len(self._upcalls) >= self.upcall_queue_len:
+        queued = self._queued_by_port
+        in_port = upcall.in_port
+        if self._upcall_handler is None or len(self._upcalls) >= self.upcall_queue_len \
+                or queued.get(in_port, 0) >= self.upcall_port_limit:
             self.lost += 1
             return
+        queued[in_port] = queued.get(in_port, 0) + 1
         self._upcalls.append(upcall)
 
     def _schedule_delivery(self) -> None:
@@ -617,6 +631,9 @@ class Datapath:
             return
         batch = pending[: self.upcall_batch]
         del pending[: self.upcall_batch]
+        queued = self._queued_by_port
+        for upcall in batch:
+            queued[upcall.in_port] -= 1
         handler = self._upcall_handler
         if handler is None:
             self.lost += len(batch)

@@ -558,7 +558,7 @@ def _set_group_step(group: list[SetField | SetMasked]) -> _Step:
             assert src is not None
 
             def set_eth(frame: Frame, ctx: PacketCtx) -> Frame:
-                return frame[:6] + src + frame[12:] if len(frame) >= 14 else frame
+                return _join((frame[:6], src, frame[12:])) if len(frame) >= 14 else frame
         return set_eth
 
     pair = len(eth) == 2 and not any(isinstance(a, SetMasked) and a.field in eth

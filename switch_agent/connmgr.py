@@ -195,6 +195,10 @@ class OfConn(asyncio.Protocol):
     def send(self, msg: m.Message) -> None:
         if self.version is None or self.channel.closed or self.transport is None:
             return
+        # What the channel queued itself (an error for an undecodable request) goes out
+        # first: replies must keep the order of the requests (an error, then the
+        # BARRIER_REPLY that follows it).
+        self._write(self.channel.data_to_send())
         try:
             self._write(self.channel.send(msg))
         except ValueError as exc:  # the version cannot express it (e.g. OF1.3-only)

@@ -427,6 +427,9 @@ class ControlServer:
                 "target": conn.target, "active": conn.active, "peer": peer,
                 "version": VERSION_NAMES.get(conn.version or 0),
                 "role": ROLE_NAMES.get(conn.role, str(conn.role)),
+                "packet_ins_sent": conn.packet_ins_sent,
+                "packet_ins_limited": conn.packet_ins_limited,  # over the rate limit
+                "packet_ins_dropped": conn.packet_ins_dropped,  # output buffer full
             }))
         controllers = []
         for target in mgr.controllers:

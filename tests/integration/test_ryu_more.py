@@ -115,7 +115,7 @@ class AgentLab(RyuLab):
         paths = [f"/sys/class/net/{sw_if}/operstate" for _, _, sw_if in self.hosts]
         wait_for("the switch-side veths to be up", lambda: self.lab.run(
             self.sw, ["cat", *paths]).stdout.split() == [b"up"] * len(paths), self.logs, 10)
-        argv = [*AGENT, "run", "-v", "--protocols", OF13,
+        argv = [*AGENT, "run", "-v", "--control-socket", "none", "--protocols", OF13,
                 "--listen", f"ptcp:{self.listen_port}:127.0.0.1", *flags]
         for port in (self.of_port,) if controllers is None else controllers:
             argv += ["--controller", f"tcp:127.0.0.1:{port}"]

@@ -557,3 +557,25 @@ def test_set_config_fragment_handling():
         await bed.stop()
 
     run(scenario())
+
+
+def test_an_error_for_an_undecodable_request_comes_before_the_next_reply():
+    async def scenario():
+        bed = Bed()
+        await bed.start()
+        c = await Controller.connect(bed.port)
+        # a FEATURES_REQUEST with a body: the channel answers BAD_LEN by itself
+        bad = bytes.fromhex("0405000c00000063") + b"junk"
+        barrier_xid = c.channel.next_xid()
+        c.writer.write(bad + c.channel.send(m.BarrierRequest(xid=barrier_xid)))
+        order = []
+        while len(order) < 2:
+            event = await c._event()
+            assert event is not None
+            if isinstance(event, MessageReceived):
+                order.append((type(event.msg).__name__, event.xid))
+        assert order == [("Error", 0x63), ("BarrierReply", barrier_xid)]
+        c.close()
+        await bed.stop()
+
+    run(scenario())

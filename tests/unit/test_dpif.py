@@ -730,3 +730,23 @@ def test_whole_batch_path_keeps_order_counts_and_falls_back(dp, clock):
     b.inject(frames[0])
     dp.poll()
     assert dp.stats().missed == 1 and dp.stats().hit == 12
+
+
+def test_one_port_cannot_take_the_whole_upcall_queue(clock):
+    dp = Datapath("f", clock=clock, upcall_queue_len=40, upcall_port_limit=10, batch=64)
+    a, b = DummyNetdev("a"), DummyNetdev("b")
+    pa, pb = dp.port_add(a), dp.port_add(b)
+    got = []
+    dp.set_upcall_handler(got.extend)
+    for sport in range(30):
+        a.inject(udp_frame(sport=sport))  # a floods misses
+    b.inject(udp_frame(sport=99))  # b's first packet still gets to the slow path
+    dp.poll()
+    assert sum(u.in_port == pa for u in got) == 10
+    assert [u.in_port for u in got if u.in_port == pb] == [pb]
+    assert dp.stats().lost == 20
+    for sport in range(5):  # the queue drained: room again
+        a.inject(udp_frame(sport=sport))
+    dp.poll()
+    assert sum(u.in_port == pa for u in got) == 15
+    dp.close()

@@ -144,6 +144,8 @@ def test_memoryview_input_gives_the_same_frames() -> None:
         [a.PushVlan(0x88A8, 5), a.PushVlan(0x8100, 6), a.PopVlan(), a.Output(1)],
         [a.PushMpls(0x8847, 0x12345140), a.Output(1), a.PopMpls(0x0800), a.Output(2)],
         [set_("eth_dst", MAC_X), a.Output(1)],
+        [set_("eth_src", MAC_X), a.Output(1)],
+        [set_("eth_src", MAC_X), set_("eth_dst", MAC_X), a.Output(1)],
         [set_("ipv4_src", IP4_X), a.Output(1)],
         [a.Truncate(20), a.Userspace(b"u", None), a.Output(1)],
         [a.Meter(1), a.Output(1)],

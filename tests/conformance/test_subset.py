@@ -1,0 +1,103 @@
+"""A fixed subset of Ryu's OpenFlow switch test tool against the agent (issue 7), as root.
+
+Sits under tests/conformance/ and runs tests/conformance/harness.py in-process: the agent
+as target (dpid 1) wired to an Open vSwitch 3.1 tester bridge (dpid 2), both driven by
+ryu-manager 4.34's `ryu.tests.switch.tester`, in a throw-away namespace. The full run is
+`make conformance`; this is the regression guard for `make test`: a few cases from each
+category (match, action, group, meter), the group/meter throughput cases shortened to
+THROUGHPUT_SECONDS (the tester compares rates, so the expected values do not change).
+
+EXPECTED_PASS lists what the agent passed when the list was made (tree of 2026-11-21
+04:02, HEAD d2e19b5): any of those failing is a regression. Known failures, also run so
+they show in the output but not asserted, with what the tester said then:
+
+- action/11_COPY_TTL_OUT#1, action/26_PUSH_PBB#1: refused with OFPBAC_BAD_TYPE
+  ("Failed to add flows: OFPErrorMsg[type=0x02, code=0x00]"): not implemented.
+- action/25_SET_FIELD/11_IPV4_SRC#3: pop_mpls:0x0800 then goto_table:1 matching ipv4_src:
+  "Receiving timeout: no change in tx_packets on target" (table 1 does not see the inner
+  IPv4 header after pop_mpls; the same in 125 cases of the full run).
+- group/00_ALL#1: "Received unexpected throughput: {'in_port': 2} 1738kbps, {'in_port': 3}
+  1738kbps" (2000 +-10% expected); group/01_SELECT_Ether#1: 815 and 865 kbps (1000
+  +-10% expected). Measured with THROUGHPUT_SECONDS and another run loading the machine:
+  whether they pass at the stock 30 s on a quiet machine is not established.
+- meter/02_DSCP_REMARK_00_KBPS_00_1M#1: "{'in_port': 2, 'eth_type': 2048, 'ip_dscp': 20}
+  0.00kbps": no packet comes out remarked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from tests.conformance import harness
+
+THROUGHPUT_SECONDS = 5.0
+
+EXPECTED_PASS = (
+    "match/00_IN_PORT#1", "match/00_IN_PORT#2", "match/00_IN_PORT#3",
+    "match/02_METADATA#1", "match/02_METADATA#3",
+    "match/06_VLAN_VID#1", "match/06_VLAN_VID#2", "match/06_VLAN_VID#3",
+    "match/13_TCP_SRC_IPv4#1", "match/13_TCP_SRC_IPv4#2", "match/13_TCP_SRC_IPv4#3",
+    "match/21_ARP_OP#1", "match/21_ARP_OP#3",
+    "match/29_ICMPV6_TYPE#1", "match/29_ICMPV6_TYPE#2",
+    "match/34_MPLS_LABEL#1", "match/34_MPLS_LABEL#3",
+    "match/39_IPV6_EXTHDR#1",
+    "action/00_OUTPUT#1", "action/00_OUTPUT#2",
+    "action/17_PUSH_VLAN#1", "action/18_POP_VLAN#1",
+    "action/19_PUSH_MPLS#1", "action/20_POP_MPLS#1",
+    "action/24_DEC_NW_TTL_IPv4#1",
+    "action/25_SET_FIELD/03_ETH_DST#1",
+    "action/25_SET_FIELD/11_IPV4_SRC#1",
+    "action/25_SET_FIELD/13_TCP_SRC_IPv4#1",
+    "meter/01_DROP_01_PKTPS_00_100#1",
+)
+
+KNOWN_FAILING = (
+    "action/11_COPY_TTL_OUT#1",
+    "action/26_PUSH_PBB#1",
+    "action/25_SET_FIELD/11_IPV4_SRC#3",
+    "group/00_ALL#1",
+    "group/01_SELECT_Ether#1",
+    "meter/02_DSCP_REMARK_00_KBPS_00_1M#1",
+)
+
+
+def test_case_inventory() -> None:
+    """The wheel's cases as the issue counts them, in the tester's order, ids unique."""
+    cases, notes = harness.load_cases(harness.cases_dir("13"))
+    counts = {cat: sum(c.category == cat for c in cases) for cat in harness.CATEGORIES}
+    assert counts == {"match": 714, "action": 226, "group": 15, "meter": 36}
+    assert sum(c.throughput for c in cases) == 51
+    assert {c.category for c in cases if c.throughput} == {"group", "meter"}
+    assert len({c.id for c in cases}) == len(cases) and not notes
+    assert [c.file_description for c in cases] == sorted(c.file_description for c in cases)
+    v10, notes10 = harness.load_cases(harness.cases_dir("10"))
+    assert len(v10) == 192 and len(notes10) == 2  # two duplicate file descriptions renamed
+    assert len({c.file_description for c in v10}) == len({c.file for c in v10})
+    chosen = harness.select_cases(cases, ["action/25_SET_FIELD/*", "match/00_IN_PORT#2"])
+    assert len(chosen) == 1 + sum(c.file.startswith("action/25_SET_FIELD/") for c in cases)
+    assert {c.id for c in harness.select_cases(cases, [*EXPECTED_PASS, *KNOWN_FAILING])} == {
+        *EXPECTED_PASS, *KNOWN_FAILING}
+
+
+def test_agent_passes_the_subset(ryu_python: str) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("the conformance subset needs root (namespaces, veth, OVS); run as root as CI does")
+    if shutil.which("ovs-vswitchd") is None and not os.path.exists("/usr/sbin/ovs-vswitchd"):
+        pytest.fail("ovs-vswitchd missing: make deps")
+    assert ryu_python  # the fixture fails the test with the fix if .ryu-venv is missing
+    lines: list[str] = []
+    result = harness.run_conformance(
+        "agent", "13", [*EXPECTED_PASS, *KNOWN_FAILING],
+        throughput_seconds=THROUGHPUT_SECONDS, timeout=240, out=lines.append)
+    report = "\n".join(harness.format_report([result]))
+    print(report)
+    assert result.error is None, report
+    by_id = {c.id: c for c in result.cases}
+    assert set(by_id) == {*EXPECTED_PASS, *KNOWN_FAILING}
+    regressions = [f"{i}: {by_id[i].result} {by_id[i].message}" for i in EXPECTED_PASS
+                   if by_id[i].result != harness.OK]
+    assert not regressions, "\n".join(regressions) + "\n" + json.dumps(result.notes)
