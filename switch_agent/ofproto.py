@@ -55,6 +55,7 @@ from openflow.consts import (
     OFPPC_NO_FLOOD,
     OFPPC_NO_FWD,
     OFPPC_NO_PACKET_IN,
+    OFPPC_NO_RECV,
     OFPPC_PORT_DOWN,
 )
 from openflow.errors import CodecError, Err
@@ -105,6 +106,10 @@ class OfPort:
     @property
     def admin_down(self) -> bool:
         return bool(self.config & OFPPC_PORT_DOWN)
+
+    @property
+    def no_recv(self) -> bool:
+        return bool(self.config & OFPPC_NO_RECV)
 
     @property
     def no_fwd(self) -> bool:

@@ -106,6 +106,8 @@ class XPort(Protocol):
     @property
     def admin_down(self) -> bool: ...  # OFPPC_PORT_DOWN
     @property
+    def no_recv(self) -> bool: ...  # OFPPC_NO_RECV: what arrives on it is dropped
+    @property
     def no_fwd(self) -> bool: ...
     @property
     def no_flood(self) -> bool: ...
@@ -271,6 +273,9 @@ class Xlate:
         ``tracer``: report the walk to it (see ``Tracer``)."""
         ctx = _Ctx(self, key, side_effects, tracer)
         ctx.result.wildcards |= _FMASK["in_port"]
+        in_xport = self.ports.get(ctx.in_port)
+        if actions is None and in_xport is not None and (in_xport.no_recv or in_xport.admin_down):
+            return ctx.result  # dropped on arrival (OFPPC_NO_RECV / PORT_DOWN), as OVS
         if actions is None and self.frag_drop():
             # OFPC_FRAG_DROP: IP fragments never reach the tables (OpenFlow 1.3 7.3.2).
             ctx.result.wildcards |= _ETH_TYPE_MASK | _FMASK["ip_frag"]

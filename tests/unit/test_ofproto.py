@@ -322,3 +322,16 @@ def test_flow_mods_revalidate_only_the_megaflows_they_can_affect(lab):
     assert len(translated) >= 4
     lab.send(1, frame(sport=9, dst_ip="10.0.0.9"))
     assert len(lab.out(3)) >= 1
+
+
+def test_no_recv_and_port_down_drop_what_arrives(lab):
+    lab.flow("priority=1,in_port=1,actions=output:2")
+    lab.sw.port_mod_config(1, 1 << 2, 1 << 2)  # OFPPC_NO_RECV
+    lab.send(1, frame())
+    assert lab.outs() == {1: 0, 2: 0, 3: 0, 4: 0}
+    lab.sw.port_mod_config(1, 0, 1 << 2)
+    lab.send(1, frame())
+    assert lab.outs()[2] == 1
+    lab.sw.port_mod_config(1, 1, 1)  # OFPPC_PORT_DOWN: nothing in, nothing out
+    lab.send(1, frame())
+    assert lab.outs()[2] == 0
