@@ -338,7 +338,7 @@ class Switch:
         dp_in = fk.ofp_port_to_dp(in_port) if in_port in self.ports or in_port == OFPP_LOCAL \
             else fk.ofp_port_to_dp(OFPP_CONTROLLER)
         key = extract(po.data, dp_in)
-        result = self.xlate.translate(key, actions=po.actions)
+        result = self.xlate.translate(key, actions=po.actions, frame=bytes(po.data))
         self.dp.execute(po.data, result.actions, dp_in)
         if result.learned:
             self.revalidate()
@@ -352,7 +352,7 @@ class Switch:
                 self._packet_in(upcall)
                 continue
             self.upcalls_handled += 1
-            result = self.xlate.translate(upcall.key)
+            result = self.xlate.translate(upcall.key, frame=upcall.frame)
             learned |= result.learned
             if not result.slow:
                 mask = result.megaflow_mask

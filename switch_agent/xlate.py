@@ -42,6 +42,7 @@ from typing import Protocol
 
 from datapath import flow as dflow
 from datapath import odp_actions as odp
+from datapath.meter import METER_PASS
 from openflow import actions as ofa
 from openflow.consts import (
     OFPCML_NO_BUFFER,
@@ -266,12 +267,15 @@ class Xlate:
 
     def translate(self, key: int, *, side_effects: bool = True, table_id: int = 0,
                   actions: tuple[ofa.Action, ...] | None = None,
-                  tracer: Tracer | None = None) -> XlateResult:
+                  tracer: Tracer | None = None, frame: bytes | None = None) -> XlateResult:
         """Walk the pipeline for a packet with datapath key ``key`` from ``table_id``,
         or run ``actions`` (PACKET_OUT) instead of looking up.  ``side_effects``:
         NORMAL may learn MACs (upcalls yes, revalidation of an idle flow no).
-        ``tracer``: report the walk to it (see ``Tracer``)."""
+        ``tracer``: report the walk to it (see ``Tracer``).  ``frame``: the packet itself,
+        when there is one (upcall, PACKET_OUT): after a pop_mpls the headers behind the
+        label are parsed from it (see ``_Ctx.pop_mpls``)."""
         ctx = _Ctx(self, key, side_effects, tracer)
+        ctx.frame = frame
         ctx.result.wildcards |= _FMASK["in_port"]
         in_xport = self.ports.get(ctx.in_port)
         if actions is None and in_xport is not None and (in_xport.no_recv or in_xport.admin_down):
@@ -314,7 +318,8 @@ class _Ctx:
         self.dropped = False
         # MPLS pushes/pops emitted so far, to undo at the end of a group bucket:
         # ("push", ethertype before) or ("pop", ethertype before, lse before).
-        self.mpls_ops: list[tuple[str, int, int]] = []  # e.g. TTL expired: nothing after it runs
+        self.mpls_ops: list[tuple[str, int, int]] = []
+        self.frame: bytes | None = None  # the packet, when translating a real one  # e.g. TTL expired: nothing after it runs
 
     @property
     def out(self) -> list[odp.Action]:
@@ -504,8 +509,20 @@ class _Ctx:
             return
         self.out.append(odp.PopMpls(ethertype))
         self.mpls_ops.append(("pop", _get(self.flow, "eth_type"), _get(self.flow, "mpls_lse")))
-        # What lies behind the stack is not in the key: later matches on it are not exact.
         self.flow = self.base = _put(_put(self.flow, "mpls_lse", 0), "eth_type", ethertype)
+        if ethertype in _MPLS_TYPES:
+            return  # still MPLS: the key holds the next entry's place, nothing new to see
+        # The headers behind the label were never in the key (the datapath does not parse
+        # past MPLS).  OVS recirculates here; we parse them from the packet itself when
+        # we have it and do not cache the result (later decisions depend on bytes the
+        # megaflow cannot match), so every such packet comes to the slow path.
+        self.result.slow = True
+        if self.frame is not None:
+            popped = _run_actions(self.frame, self.out, self.in_dp_port)
+            if popped is not None:
+                inner = dflow.extract(popped, self.in_dp_port)
+                metadata = self.flow & ~dflow.FULL_MASK
+                self.flow = self.base = inner | metadata
 
     def dec_ttl(self) -> None:
         eth_type = _get(self.flow, "eth_type")
@@ -729,6 +746,31 @@ class _Ctx:
         for tpid, tci in reversed(want[: len(want) - common]):
             self.out.append(odp.PushVlan(tpid, tci))
         self.base = (base & ~_VLAN_FIELDS) | (flow & _VLAN_FIELDS)
+
+
+class _Capture:
+    """An ActionEnv that keeps the last output frame (to see a packet mid-pipeline)."""
+
+    def __init__(self) -> None:
+        self.frame: odp.Frame | None = None
+
+    def output(self, port: int, frame: odp.Frame, ctx: odp.PacketCtx) -> None:
+        self.frame = frame
+
+    def upcall(self, frame: odp.Frame, userdata: bytes, total_len: int,
+               ctx: odp.PacketCtx) -> None:
+        pass
+
+    def meter(self, meter_id: int, size: int, now: float) -> int:
+        return METER_PASS
+
+
+def _run_actions(frame: bytes, actions: list[odp.Action], in_port: int) -> bytes | None:
+    """``frame`` as the datapath actions so far leave it (outputs ignored)."""
+    env = _Capture()
+    steps = [a for a in actions if not isinstance(a, odp.Output | odp.Userspace | odp.Truncate)]
+    odp.compile_actions([*steps, odp.Output(0)], env)(frame, odp.PacketCtx(in_port))
+    return None if env.frame is None else bytes(env.frame)
 
 
 def _vlan_stack(key: int) -> list[tuple[int, int]]:
