@@ -623,4 +623,4 @@ class ConnManager:
             conn.port_status(reason, ofp_port, name)
 
 
-__all__ = ["ConnManager", "OfConn", "OFPR_NO_MATCH"]
+__all__ = ["ConnManager", "OfConn", "TlsConfig"]
