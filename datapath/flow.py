@@ -345,21 +345,8 @@ def extract(
                 if frag < FRAG_LATER:
                     l4 = ofs + ihl
                     l4_size = total - ihl
-                    if proto == 6:
-                        if l4_size >= 20:
-                            tp, flags = _tcp(frame, l4)
-                            if 20 <= (flags >> 10) & 0x3C <= l4_size:  # data offset
-                                flags &= TCP_FLAGS_MASK
-                            else:
-                                tp, flags = b"", 0
-                                counters.malformed += 1
-                        else:
-                            counters.malformed += 1
-                    elif proto == 17:
-                        if l4_size >= 8:
-                            tp = _ports(frame, l4)[0]
-                        else:
-                            counters.malformed += 1
+                    if proto == 6 or proto == 17:
+                        tp, flags = _tcp_udp(frame, proto, l4, l4_size)
                     else:
                         tp = _transport(frame, proto, l4, l4_size)
                 return _from_bytes(_pack_ipv4(
@@ -384,21 +371,8 @@ def extract(
                 l4_size = end - l4
                 if frag & FRAG_LATER:
                     pass
-                elif proto == 6:
-                    if l4_size >= 20:
-                        tp, flags = _tcp(frame, l4)
-                        if 20 <= (flags >> 10) & 0x3C <= l4_size:  # data offset
-                            flags &= TCP_FLAGS_MASK
-                        else:
-                            tp, flags = b"", 0
-                            counters.malformed += 1
-                    else:
-                        counters.malformed += 1
-                elif proto == 17:
-                    if l4_size >= 8:
-                        tp = _ports(frame, l4)[0]
-                    else:
-                        counters.malformed += 1
+                elif proto == 6 or proto == 17:
+                    tp, flags = _tcp_udp(frame, proto, l4, l4_size)
                 elif proto == 58:
                     if l4_size >= 8:
                         icmp_type, icmp_code = _icmp(frame, l4)
@@ -437,6 +411,23 @@ def extract(
         counters.malformed += 1
     return _from_bytes(_pack_l2(
         in_port, tun_id, tun_src, tun_dst, macs, eth_type, tci, tpid, cvlan, 0, 0))
+
+
+def _tcp_udp(frame: bytes | bytearray | memoryview, proto: int, ofs: int,
+             size: int) -> tuple[bytes, int]:
+    """(tp_src+tp_dst bytes, TCP flags) of TCP (6) or UDP (17) at ``ofs`` with ``size``
+    bytes left in the IP payload, for IPv4 and IPv6 alike (the general parse; the fast
+    path in ``extract`` inlines the common case).  A short header or a TCP data offset
+    outside 5..15 words within the payload keys nothing and counts as malformed."""
+    if proto == 6:
+        if size >= 20:
+            tp, flags = _tcp(frame, ofs)
+            if 20 <= (flags >> 10) & 0x3C <= size:  # data offset
+                return tp, flags & TCP_FLAGS_MASK
+    elif size >= 8:
+        return _ports(frame, ofs)[0], 0
+    counters.malformed += 1
+    return b"", 0
 
 
 def _transport(frame: bytes | bytearray | memoryview, proto: int, ofs: int, size: int) -> bytes:

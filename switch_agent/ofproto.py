@@ -75,6 +75,9 @@ from switch_agent.xlate import (
 
 log = logging.getLogger(__name__)
 
+# Classifier-key bits no packet carries (metadata, padding): the same for every packet of
+# a megaflow, so exact when deciding whether a new rule can match one of them.
+_ABOVE_PACKET = ~fk.wildcards_to_megaflow(-1)
 _RESERVED_OUT = frozenset((OFPP_IN_PORT, OFPP_TABLE, OFPP_NORMAL, OFPP_FLOOD, OFPP_ALL,
                            OFPP_CONTROLLER, OFPP_LOCAL))
 
@@ -293,7 +296,7 @@ class Switch:
                 affected.append(ukey)
                 continue
             for table_id, _, lookup_key in ukey.tables:
-                exact = ukey.mask | ~fk.wildcards_to_megaflow(-1) | (lookup_key ^ ukey.key)
+                exact = ukey.mask | _ABOVE_PACKET | (lookup_key ^ ukey.key)
                 if any(t == table_id and not (lookup_key ^ key) & mask & exact
                        for t, key, mask in new):
                     affected.append(ukey)

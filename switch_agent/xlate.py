@@ -86,8 +86,7 @@ USERDATA_MISS = 1  # flags: a table miss (only controllers that want those: OF1.
 UNSUPPORTED_ACTIONS = (ofa.PushPbb, ofa.PopPbb, ofa.CopyTtlIn, ofa.CopyTtlOut)
 
 
-def _get(key: int, name: str) -> int:
-    return (key >> _OFFSET[name]) & ((1 << _WIDTH[name]) - 1)
+_get = dflow.key_get
 
 
 def _put(key: int, name: str, value: int) -> int:
