@@ -70,7 +70,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.netdev_forward import Line, generator_argv  # noqa: E402
-from tests.integration.conftest import NetnsLab, remove_stale_namespaces  # noqa: E402
+from tests.integration.conftest import (  # noqa: E402
+    NetnsLab,
+    _pid_alive,
+    remove_stale_namespaces,
+)
 
 GEN_CPU, SW_CPU = 0, 1
 FLOWS = (1, 10_000)
@@ -105,16 +109,6 @@ _PR_SET_PDEATHSIG = 1
 def die_with_parent() -> None:
     """preexec_fn: the child gets SIGKILL if this process dies, even by SIGKILL."""
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_stale_ovs_dirs() -> None:

@@ -554,27 +554,18 @@ class ControlServer:
     def cmd_fdb_show(self, args: dict[str, Any]) -> dict[str, Any]:
         self._args("fdb-show", args, ())
         now = self.switch.clock()
-        table = self.switch.mac_table
-        # MacTable.entries gives (port, vlan, mac); the age comes from when each was
-        # last seen, which only the table's own dict holds.
-        seen = getattr(table, "_entries", {})
         entries = []
-        for port, vlan, mac in table.entries(now):
-            used = seen.get((vlan, mac), (port, now))[1]
+        for port, vlan, mac, age in self.switch.mac_table.entries(now):
             entries.append({"port": port, "port_name": fa.format_port(port),
                             "name": self._port_name(port), "vlan": vlan,
                             "mac": ":".join(f"{b:02x}" for b in mac.to_bytes(6, "big")),
-                            "age": max(0, int(now - used))})
+                            "age": max(0, int(age))})
         return {"entries": entries}
 
     def cmd_fdb_flush(self, args: dict[str, Any]) -> dict[str, Any]:
         self._args("fdb-flush", args, ())
         sw = self.switch
-        table = sw.mac_table
-        count = len(table)
-        for port in {port for port, _, _ in table.entries(sw.clock())}:
-            table.flush_port(port)
-        table.expire(sw.clock() + table.aging + 1.0)  # and what had aged out already
+        count = sw.mac_table.flush()
         sw.revalidate()  # megaflows that forwarded to a learned port now flood
         return {"flushed": count}
 

@@ -110,7 +110,7 @@ async def _demo(topo: Topology, switch: Switch) -> int:
     for entry in reply.entries:
         print(format_flow_stats(entry, OFP13))
     print("\nMAC table learned by NORMAL (port, VLAN, MAC):")
-    for port, vlan, mac in switch.mac_table.entries(switch.clock()):
+    for port, vlan, mac, _ in switch.mac_table.entries(switch.clock()):
         print(f"  {port:4d} {vlan:4d}  {mac.to_bytes(6, 'big').hex(':')}")
     dp = switch.dp.stats()
     print(f"\ndatapath: hit={dp.hit} missed={dp.missed} lost={dp.lost} flows={dp.flows}"

@@ -197,10 +197,17 @@ class MacTable:
             del self._entries[k]
         return len(stale)
 
-    def entries(self, now: float) -> list[tuple[int, int, int]]:
-        """(port, vlan, mac) of the live entries, by port then MAC (fdb-show)."""
-        return sorted((port, vlan, mac) for (vlan, mac), (port, used) in self._entries.items()
+    def entries(self, now: float) -> list[tuple[int, int, int, float]]:
+        """(port, vlan, mac, age in seconds) of the live entries, by port then MAC."""
+        return sorted((port, vlan, mac, now - used)
+                      for (vlan, mac), (port, used) in self._entries.items()
                       if now - used <= self.aging)
+
+    def flush(self) -> int:
+        """Forget everything (fdb-flush); returns how many entries there were."""
+        count = len(self._entries)
+        self._entries.clear()
+        return count
 
     def flush_port(self, port: int) -> None:
         for k in [k for k, (p, _) in self._entries.items() if p == port]:
