@@ -72,7 +72,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.datapath import OvsNetdev, die_with_parent, remove_stale_ovs_dirs  # noqa: E402
+from bench.datapath import (  # noqa: E402
+    OvsNetdev,
+    die_with_parent,
+    remove_stale_ovs_dirs,
+    stop_process,
+)
 from tests.integration.conftest import NetnsLab, remove_stale_namespaces  # noqa: E402
 
 CACHE = ROOT / ".cache" / "conformance"
@@ -479,13 +484,7 @@ class Conformance:
     def stop(self) -> None:
         try:
             for proc in (self.ryu, self.agent):
-                if proc is not None and proc.poll() is None:
-                    proc.terminate()
-                    try:
-                        proc.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait(timeout=10)
+                stop_process(proc)
             if self.ovs is not None:
                 if self.ovs.dir.exists():
                     with contextlib.suppress(OSError):
