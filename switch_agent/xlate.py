@@ -325,6 +325,9 @@ class _Ctx:
         # MPLS pushes/pops emitted so far, to undo at the end of a group bucket:
         # ("push", ethertype before) or ("pop", ethertype before, lse before).
         self.mpls_ops: list[tuple[str, int, int]] = []
+        # The key has no TPID for the inner VLAN tag: tracked here for ``flow`` and
+        # ``base`` (a received inner tag is taken as 0x8100).
+        self.inner_tpid = self.base_inner_tpid = 0x8100
         self.frame: bytes | None = None  # the packet, when translating a real one  # e.g. TTL expired: nothing after it runs
 
     @property
@@ -483,6 +486,8 @@ class _Ctx:
         tci = _get(self.flow, "vlan_tci")
         self.result.wildcards |= _FMASK["vlan_tci"]
         key = _put(self.flow, "cvlan_tci", tci)  # the old outer tag goes inside
+        if tci & 0x1000:
+            self.inner_tpid = _get(self.flow, "vlan_tpid") or 0x8100
         key = _put(key, "vlan_tpid", tpid)
         self.flow = _put(key, "vlan_tci", tci | 0x1000)  # VID/PCP copied, or 0
 
@@ -492,8 +497,9 @@ class _Ctx:
             return
         inner = _get(self.flow, "cvlan_tci")
         key = _put(self.flow, "vlan_tci", inner)
-        key = _put(key, "vlan_tpid", 0x8100 if inner else 0)
+        key = _put(key, "vlan_tpid", self.inner_tpid if inner else 0)
         self.flow = _put(key, "cvlan_tci", 0)
+        self.inner_tpid = 0x8100
 
     def push_mpls(self, ethertype: int) -> None:
         self.commit()
@@ -641,7 +647,7 @@ class _Ctx:
             return
         if self.tracer is not None:
             self.tracer.bucket(self, bucket)
-        saved_flow, saved_dropped = self.flow, self.dropped
+        saved_flow, saved_dropped, saved_inner = self.flow, self.dropped, self.inner_tpid
         saved_ops = len(self.mpls_ops)
         self.apply_actions(bucket.actions, table_id=self.table_id)
         # The next bucket must see the packet as it entered the group: undo the MPLS
@@ -654,7 +660,7 @@ class _Ctx:
                 self.out.append(odp.PushMpls(ethertype, lse))
             self.base = _put(_put(self.base, "eth_type", ethertype), "mpls_lse",
                              lse if op == "pop" else _get(saved_flow, "mpls_lse"))
-        self.flow, self.dropped = saved_flow, saved_dropped
+        self.flow, self.dropped, self.inner_tpid = saved_flow, saved_dropped, saved_inner
 
     def bucket_live(self, bucket: Bucket, depth: int = 0) -> bool:
         if bucket.watch_port != OFPP_ANY:
@@ -738,8 +744,8 @@ class _Ctx:
         self.base = flow
 
     def _commit_vlan(self, flow: int, base: int) -> None:
-        want = _vlan_stack(flow)
-        have = _vlan_stack(base)
+        want = _vlan_stack(flow, self.inner_tpid)
+        have = _vlan_stack(base, self.base_inner_tpid)
         if (len(want) == len(have) and want[1:] == have[1:]
                 and (not want or want[0][0] == have[0][0])):
             return  # same tags: an outer VID/PCP change is a vlan_vid/vlan_pcp set-field
@@ -752,6 +758,7 @@ class _Ctx:
         for tpid, tci in reversed(want[: len(want) - common]):
             self.out.append(odp.PushVlan(tpid, tci))
         self.base = (base & ~_VLAN_FIELDS) | (flow & _VLAN_FIELDS)
+        self.base_inner_tpid = self.inner_tpid
 
 
 class _Capture:
@@ -779,13 +786,14 @@ def _run_actions(frame: bytes, actions: list[odp.Action], in_port: int) -> bytes
     return None if env.frame is None else bytes(env.frame)
 
 
-def _vlan_stack(key: int) -> list[tuple[int, int]]:
-    """(tpid, tci) from the outer tag in: what the key knows of a frame's VLAN tags."""
+def _vlan_stack(key: int, inner_tpid: int) -> list[tuple[int, int]]:
+    """(tpid, tci) from the outer tag in: a frame's VLAN tags, the inner one's TPID
+    given (the key does not hold it)."""
     stack = []
     tci = _get(key, "vlan_tci")
     if tci & 0x1000:
         stack.append((_get(key, "vlan_tpid") or 0x8100, tci))
         inner = _get(key, "cvlan_tci")
         if inner & 0x1000:
-            stack.append((0x8100, inner))
+            stack.append((inner_tpid, inner))
     return stack

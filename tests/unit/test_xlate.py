@@ -377,12 +377,15 @@ def test_push_vlan_on_a_tagged_packet_makes_qinq(lab):
     assert lab.out(2) == [v4(tags=((0x88A8, 0),))]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the key keeps no TPID for the inner tag, so an "
-                   "802.1ad tag pushed under a new 802.1Q tag comes out as 0x8100")
 def test_push_vlan_over_an_8021ad_tag_keeps_its_tpid(lab):
     lab.flow("priority=1,in_port=1,actions=push_vlan:0x8100,output:2")
     lab.send(1, v4(tags=((0x88A8, 100),)))
     assert lab.out(2) == [v4(tags=((0x8100, 100), (0x88A8, 100)))]
+    # and a pop brings the 802.1ad tag back out with its own TPID
+    lab.flow("priority=1,in_port=3,actions=push_vlan:0x8100,output:4,pop_vlan,output:2")
+    lab.send(3, v4(tags=((0x88A8, 100),)))
+    assert lab.out(4) == [v4(tags=((0x8100, 100), (0x88A8, 100)))]
+    assert lab.out(2) == [v4(tags=((0x88A8, 100),))]
 
 
 def test_pop_two_tags_and_pop_then_push(lab):
