@@ -14,8 +14,10 @@ The model (frozen, slotted dataclasses; OVS's odp action in brackets):
   ``packet.FIELD_LAYOUTS`` (values are ints: a MAC is a 48-bit int, an IPv6 address a
   128-bit one); ``SetTunnel(tun_id, ipv4_dst, ipv4_src)`` [set(tunnel)], read by a
   tunnel port's output; ``PushVlan(tpid, tci)`` / ``PopVlan()``; ``PushMpls(ethertype,
-  lse)`` / ``PopMpls(ethertype)``; ``Meter(meter_id)``; ``Truncate(max_len)`` [trunc]:
-  limits the NEXT output or userspace action only.
+  lse)`` / ``PopMpls(ethertype)``; ``PushPbb(itag, eth_dst, eth_src)`` / ``PopPbb()``
+  (802.1ah backbone header; no OVS counterpart, OVS has no PBB); ``CopyTtlOut()`` /
+  ``CopyTtlIn()`` (MPLS <-> next label or IP; not in OVS either); ``Meter(meter_id)``;
+  ``Truncate(max_len)`` [trunc]: limits the NEXT output or userspace action only.
   There is no dec_ttl: like OVS, the slow path turns dec_ttl into ``SetField("ip_ttl",
   ttl - 1)`` (or mpls_ttl), matching the megaflow on the TTL it saw.  No recirc or
   clone: not needed yet.
@@ -31,7 +33,14 @@ updated for port rewrites; a wrong checksum stays exactly as wrong.  PushVlan wr
 ``tci`` without its 0x1000 bit (OVS's eth_push_vlan: a TCI from the flow key, where
 0x1000 means "tag present", can be passed as is).  PushMpls inserts ``lse`` (given
 whole by the slow path) behind the VLAN tags and sets the ethertype; PopMpls removes
-the top label stack entry and sets the ethertype to the one given.  A meter that
+the top label stack entry and sets the ethertype to the one given.  PushPbb puts
+B-DA, B-SA (the frame's own addresses unless given), 0x88e7 and the I-TAG TCI in front
+of the whole frame; PopPbb removes everything up to the I-TAG (B-TAGs included).  A
+pop that leaves less than the 60-byte Ethernet minimum pads with zeros back to it (as
+a bridge removing a tag does; a frame that arrived shorter stays that short).
+CopyTtlOut/CopyTtlIn copy between the top LSE's TTL and the next LSE's, or under the
+bottom of the stack the IPv4 TTL (header checksum updated) or IPv6 hop limit, told
+apart by the IP version nibble as the packet carries no other hint.  A meter that
 drops ends the action list; a DSCP-remark band rewrites the IP DSCP
 (``meter.remark_dscp``).
 
@@ -154,6 +163,41 @@ class PopMpls:
 
 
 @dataclass(frozen=True, slots=True)
+class PushPbb:
+    """Put the frame inside an 802.1ah backbone header: B-DA, B-SA, ethertype 0x88e7 and
+    the I-TAG TCI ``itag`` (PCP 3 | DEI 1 | UCA 1 | reserved 3 | I-SID 24 bits).  The
+    B-DA/B-SA are ``eth_dst``/``eth_src`` (48-bit ints), or when None the frame's own
+    addresses (its C-DA/C-SA), as OpenFlow's push_pbb."""
+
+    itag: int
+    eth_dst: int | None = None
+    eth_src: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.itag <= 0xFFFFFFFF or any(
+                mac is not None and not 0 <= mac < 1 << 48 for mac in (self.eth_dst, self.eth_src)):
+            raise ValueError(f"bad push_pbb itag={self.itag:#x}")
+
+
+@dataclass(frozen=True, slots=True)
+class PopPbb:
+    """Remove the backbone header of a frame whose ethertype (behind at most two B-TAGs)
+    is 0x88e7: B-DA, B-SA, B-TAGs, ethertype and I-TAG; the customer frame remains."""
+
+
+@dataclass(frozen=True, slots=True)
+class CopyTtlOut:
+    """MPLS: the top label's TTL := the next label's TTL, or the IP TTL/hop limit of the
+    packet under the bottom label (its version nibble tells IPv4 from IPv6)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CopyTtlIn:
+    """MPLS: the next label's TTL, or the TTL/hop limit of the IP packet under the
+    bottom label (IPv4 header checksum updated), := the top label's TTL."""
+
+
+@dataclass(frozen=True, slots=True)
 class Meter:
     meter_id: int
 
@@ -170,7 +214,7 @@ class Truncate:
 
 
 Action = (Output | Userspace | SetField | SetMasked | SetTunnel | PushVlan | PopVlan
-          | PushMpls | PopMpls | Meter | Truncate)
+          | PushMpls | PopMpls | PushPbb | PopPbb | CopyTtlOut | CopyTtlIn | Meter | Truncate)
 
 
 # ------------------------------------------------------------------ execution context
@@ -632,9 +676,20 @@ def _push_vlan_step(action: PushVlan) -> _Step:
     return push_vlan
 
 
+def _repad(popped: Frame, size: int) -> Frame:
+    """``popped`` (a frame a header was removed from, ``size`` bytes before) padded
+    with zeros back to the Ethernet minimum (60 bytes without FCS) if it fell below
+    it, as a bridge removing a tag does (802.1Q 6.9.2); a frame that arrived shorter
+    is not made longer than it was."""
+    short = min(size, pk.ETH_MIN_LEN) - len(popped)
+    return _join((popped, bytes(short))) if short > 0 else popped
+
+
 def _pop_vlan(frame: Frame, ctx: PacketCtx) -> Frame:
-    if len(frame) >= 18 and _U16(frame, 12)[0] in _VLAN_TPIDS:
-        return _join((frame[:12], frame[16:]))
+    size = len(frame)
+    if size >= 18 and _U16(frame, 12)[0] in _VLAN_TPIDS:
+        popped = _join((frame[:12], frame[16:]))
+        return popped if size >= pk.ETH_MIN_LEN + 4 else _repad(popped, size)
     return frame
 
 
@@ -654,9 +709,72 @@ def _pop_mpls_step(action: PopMpls) -> _Step:
         at = pk.ethertype_offset(frame)
         if at is not None and len(frame) >= at + 6 and \
                 _U16(frame, at)[0] in pk.MPLS_ETH_TYPES:
-            return _join((frame[:at], ethertype, frame[at + 6:]))  # drops the top LSE
+            # drops the top LSE
+            return _repad(_join((frame[:at], ethertype, frame[at + 6:])), len(frame))
         return frame
     return pop_mpls
+
+
+def _push_pbb_step(action: PushPbb) -> _Step:
+    tail = Struct("!HI").pack(pk.ETH_TYPE_PBB, action.itag)  # ethertype + I-TAG TCI
+    dst, src = action.eth_dst, action.eth_src
+    macs = None if dst is None and src is None else (dst, src)
+
+    def push_pbb(frame: Frame, ctx: PacketCtx) -> Frame:
+        if len(frame) < 14:
+            return frame
+        if macs is None:
+            return _join((frame[:12], tail, frame))  # B-DA/B-SA := C-DA/C-SA
+        b_dst = frame[:6] if macs[0] is None else macs[0].to_bytes(6, "big")
+        b_src = frame[6:12] if macs[1] is None else macs[1].to_bytes(6, "big")
+        return _join((b_dst, b_src, tail, frame))
+    return push_pbb
+
+
+def _pop_pbb(frame: Frame, ctx: PacketCtx) -> Frame:
+    at = pk.ethertype_offset(frame)
+    if at is not None and len(frame) >= at + 20 and _U16(frame, at)[0] == pk.ETH_TYPE_PBB:
+        return _repad(frame[at + 6:], len(frame))  # the customer frame behind the I-TAG
+    return frame
+
+
+def _mpls_inner_ttl(frame: Frame, at: int) -> tuple[int, int] | None:
+    """(offset, IPv4 header offset or 0) of the TTL the top LSE at ``at`` copies to or
+    from: the next LSE's, or the IPv4 TTL / IPv6 hop limit under the bottom one; None
+    when there is none."""
+    if not frame[at + 2] & 1:  # not the bottom of the stack
+        return (at + 7, 0) if len(frame) >= at + 8 else None
+    inner = at + 4
+    version = frame[inner] >> 4 if len(frame) > inner else 0
+    if version == 4 and len(frame) >= inner + 20:
+        return inner + 8, inner
+    if version == 6 and len(frame) >= inner + 40:
+        return inner + 7, 0
+    return None
+
+
+def _copy_ttl_step(outward: bool) -> _Step:
+    def copy_ttl(frame: Frame, ctx: PacketCtx) -> Frame:
+        at = pk.ethertype_offset(frame)
+        if at is None or len(frame) < at + 6 or _U16(frame, at)[0] not in pk.MPLS_ETH_TYPES:
+            return frame
+        at += 2  # the top LSE
+        found = _mpls_inner_ttl(frame, at)
+        if found is None:
+            return frame
+        inner, ipv4 = found
+        top = at + 3
+        src, dst = (inner, top) if outward else (top, inner)
+        old, new = frame[dst], frame[src]
+        if old == new:
+            return frame
+        buf = bytearray(frame)
+        buf[dst] = new
+        if ipv4 and dst == inner:  # the IPv4 header checksum (the TTL is a high byte)
+            csum_at = ipv4 + 10
+            _PUT16(buf, csum_at, (_U16(buf, csum_at)[0] + ((old - new) << 8)) % 0xFFFF)
+        return buf
+    return copy_ttl
 
 
 def _set_tunnel_step(action: SetTunnel) -> _Step:
@@ -748,6 +866,12 @@ def compile_actions(actions: Sequence[Action], env: ActionEnv) -> Executor:
             steps.append(_push_mpls_step(action))
         elif isinstance(action, PopMpls):
             steps.append(_pop_mpls_step(action))
+        elif isinstance(action, PushPbb):
+            steps.append(_push_pbb_step(action))
+        elif isinstance(action, PopPbb):
+            steps.append(_pop_pbb)
+        elif isinstance(action, CopyTtlOut | CopyTtlIn):
+            steps.append(_copy_ttl_step(isinstance(action, CopyTtlOut)))
         elif isinstance(action, SetTunnel):
             steps.append(_set_tunnel_step(action))
         elif isinstance(action, Meter):
@@ -801,6 +925,16 @@ def format_action(action: Action) -> str:
                     f"bos={(lse >> 8) & 1},eth_type={ethertype:#x})")
         case PopMpls(ethertype):
             return f"pop_mpls(eth_type={ethertype:#x})"
+        case PushPbb(itag, dst, src):
+            macs = "".join(f",{name}={_value_text('eth_dst', mac)}" for name, mac in
+                           (("b_dst", dst), ("b_src", src)) if mac is not None)
+            return f"push_pbb(isid={itag & 0xFFFFFF},pcp={itag >> 29}{macs})"
+        case PopPbb():
+            return "pop_pbb"
+        case CopyTtlOut():
+            return "copy_ttl_out"
+        case CopyTtlIn():
+            return "copy_ttl_in"
         case Meter(meter_id):
             return f"meter({meter_id})"
         case Truncate(max_len):

@@ -57,6 +57,7 @@ ND_OPT_TLL = 2  # target link-layer address option
 VLAN_TPIDS = frozenset((ETH_TYPE_VLAN, ETH_TYPE_VLAN_8021AD))
 MPLS_ETH_TYPES = frozenset((ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST))
 MAX_VLAN_TAGS = 2
+ETH_MIN_LEN = 60  # the shortest Ethernet frame on a wire, without its FCS
 
 _U16 = Struct("!H").unpack_from
 _U16_U16 = Struct("!HH").unpack_from

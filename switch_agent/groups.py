@@ -87,20 +87,24 @@ from openflow.messages import (
     GroupStats,
 )
 from openflow.v13_actions import (
+    OFPAT_COPY_TTL_IN,
+    OFPAT_COPY_TTL_OUT,
     OFPAT_DEC_MPLS_TTL,
     OFPAT_DEC_NW_TTL,
     OFPAT_GROUP,
     OFPAT_OUTPUT,
     OFPAT_POP_MPLS,
+    OFPAT_POP_PBB,
     OFPAT_POP_VLAN,
     OFPAT_PUSH_MPLS,
+    OFPAT_PUSH_PBB,
     OFPAT_PUSH_VLAN,
     OFPAT_SET_FIELD,
     OFPAT_SET_MPLS_TTL,
     OFPAT_SET_NW_TTL,
     OFPAT_SET_QUEUE,
 )
-from switch_agent.xlate import UNSUPPORTED_ACTIONS, GroupEntry
+from switch_agent.xlate import GroupEntry
 
 # ofp_group_capabilities
 OFPGFC_SELECT_WEIGHT = 1 << 0
@@ -112,9 +116,10 @@ GROUP_TYPES = (OFPGT_ALL, OFPGT_SELECT, OFPGT_INDIRECT, OFPGT_FF)
 # The actions a bucket can do, as OVS advertises them for OF1.2+ (its test "group
 # features (OpenFlow 1.2)"): xlate ignores copy-TTL and PBB, so they are left out.
 BUCKET_ACTIONS = sum(1 << bit for bit in (
-    OFPAT_OUTPUT, OFPAT_SET_MPLS_TTL, OFPAT_DEC_MPLS_TTL, OFPAT_PUSH_VLAN, OFPAT_POP_VLAN,
-    OFPAT_PUSH_MPLS, OFPAT_POP_MPLS, OFPAT_SET_QUEUE, OFPAT_GROUP, OFPAT_SET_NW_TTL,
-    OFPAT_DEC_NW_TTL, OFPAT_SET_FIELD))
+    OFPAT_OUTPUT, OFPAT_COPY_TTL_OUT, OFPAT_COPY_TTL_IN, OFPAT_SET_MPLS_TTL, OFPAT_DEC_MPLS_TTL,
+    OFPAT_PUSH_VLAN, OFPAT_POP_VLAN, OFPAT_PUSH_MPLS, OFPAT_POP_MPLS, OFPAT_SET_QUEUE,
+    OFPAT_GROUP, OFPAT_SET_NW_TTL, OFPAT_DEC_NW_TTL, OFPAT_SET_FIELD, OFPAT_PUSH_PBB,
+    OFPAT_POP_PBB))
 DEFAULT_MAX_BUCKETS = 1024
 _OUTPUT_RESERVED = frozenset((OFPP_IN_PORT, OFPP_NORMAL, OFPP_FLOOD, OFPP_ALL,
                               OFPP_CONTROLLER, OFPP_LOCAL))  # not TABLE: PACKET_OUT only
@@ -266,9 +271,6 @@ class GroupTable:
                     out = action.port
                     if out == 0 or (out >= OFPP_MAX and out not in _OUTPUT_RESERVED):
                         raise CodecError(Err.OFPBAC_BAD_OUT_PORT, f"output to port {out:#x}")
-                elif isinstance(action, UNSUPPORTED_ACTIONS):
-                    raise CodecError(Err.OFPBAC_BAD_TYPE,
-                                     f"{type(action).__name__} is not supported by this switch")
 
     def _check_chaining(self, gm: GroupMod) -> None:
         """Group actions must name existing groups and not lead back to ``gm``'s group."""

@@ -65,7 +65,6 @@ from switch_agent.flowtable import N_TABLES, FlowRule, FlowTables
 from switch_agent.groups import GroupTable
 from switch_agent.meters import MeterTable
 from switch_agent.xlate import (
-    UNSUPPORTED_ACTIONS,
     GroupEntry,
     MacTable,
     PacketInRequest,
@@ -256,9 +255,6 @@ class Switch:
             elif isinstance(action, ofa.Group):
                 if action.group_id not in self.groups:
                     raise CodecError(Err.OFPBAC_BAD_OUT_GROUP, f"no group {action.group_id}")
-            elif isinstance(action, UNSUPPORTED_ACTIONS):
-                raise CodecError(Err.OFPBAC_BAD_TYPE,
-                                 f"{type(action).__name__} is not supported by this switch")
 
     def flow_mod(self, fm: FlowMod, version: int) -> list[FlowRemovedEvent]:
         """Apply a FLOW_MOD; raises CodecError (nothing changed) or returns the
@@ -343,6 +339,13 @@ class Switch:
         key = extract(po.data, dp_in)
         result = self.xlate.translate(key, actions=po.actions, frame=bytes(po.data))
         self.dp.execute(po.data, result.actions, dp_in)
+        # Rules and groups met through output:TABLE count the packet (as OVS credits
+        # the rules a packet-out resubmits through).
+        now = self.clock()
+        for rule in result.rules:
+            rule.credit(1, len(po.data), now)
+        for group_id in result.groups:
+            self.group_table.credit(group_id, 1, len(po.data))
         if result.learned:
             self.revalidate()
 

@@ -178,14 +178,15 @@ METADATA_ALL = (1 << 64) - 1
 _COUNTER_ALL = (1 << 64) - 1
 _FLOW_FLAGS = OFPFF_SEND_FLOW_REM | OFPFF_NO_PKT_COUNTS | OFPFF_NO_BYT_COUNTS
 
-# OF1.3 instructions and actions xlate carries out.  COPY_TTL_IN/OUT and PUSH/POP_PBB
-# are accepted in flow mods but do nothing yet (xlate), so they are not advertised.
+# OF1.3 instructions and actions xlate carries out (every one; SET_QUEUE is accepted and
+# does nothing: ports have no queues).
 INSTRUCTIONS = (v13a.OFPIT_GOTO_TABLE, v13a.OFPIT_WRITE_METADATA, v13a.OFPIT_WRITE_ACTIONS,
                 v13a.OFPIT_APPLY_ACTIONS, v13a.OFPIT_CLEAR_ACTIONS, v13a.OFPIT_METER)
-ACTIONS = (v13a.OFPAT_OUTPUT, v13a.OFPAT_SET_MPLS_TTL, v13a.OFPAT_DEC_MPLS_TTL,
-           v13a.OFPAT_PUSH_VLAN, v13a.OFPAT_POP_VLAN, v13a.OFPAT_PUSH_MPLS, v13a.OFPAT_POP_MPLS,
-           v13a.OFPAT_SET_QUEUE, v13a.OFPAT_GROUP, v13a.OFPAT_SET_NW_TTL, v13a.OFPAT_DEC_NW_TTL,
-           v13a.OFPAT_SET_FIELD)
+ACTIONS = (v13a.OFPAT_OUTPUT, v13a.OFPAT_COPY_TTL_OUT, v13a.OFPAT_COPY_TTL_IN,
+           v13a.OFPAT_SET_MPLS_TTL, v13a.OFPAT_DEC_MPLS_TTL, v13a.OFPAT_PUSH_VLAN,
+           v13a.OFPAT_POP_VLAN, v13a.OFPAT_PUSH_MPLS, v13a.OFPAT_POP_MPLS, v13a.OFPAT_SET_QUEUE,
+           v13a.OFPAT_GROUP, v13a.OFPAT_SET_NW_TTL, v13a.OFPAT_DEC_NW_TTL, v13a.OFPAT_SET_FIELD,
+           v13a.OFPAT_PUSH_PBB, v13a.OFPAT_POP_PBB)
 MATCH_FIELDS: tuple[tuple[str, bool], ...] = tuple((f.name, f.maskable) for f in OXM_FIELDS)
 WILDCARD_FIELDS: tuple[tuple[str, bool], ...] = tuple((f.name, False) for f in OXM_FIELDS)
 SETFIELD_FIELDS: tuple[tuple[str, bool], ...] = tuple(

@@ -17,13 +17,17 @@ as the datapath actions emitted so far leave it.  Header changes (set-field, VLA
 push/pop) only change ``flow``; before anything that sends the packet somewhere
 (output, controller, group bucket) ``_commit`` emits the datapath actions that turn
 ``base`` into ``flow``.  So an ALL group's buckets each see the packet as it entered
-the group, whatever an earlier bucket did to it.  MPLS push/pop are emitted at once.
+the group, whatever an earlier bucket did to it.  MPLS and PBB push/pop (and
+copy_ttl_in/out) are emitted at once; a bucket's are taken back before the next one.
+After pop_mpls to IP and after pop_pbb the headers behind the popped one were never in
+the key: they are parsed from the packet (``frame``) and the result marked ``slow``
+(not cached), as after copy_ttl_out, whose new TTL comes from the packet too.
 
 Wildcards: every classifier lookup adds the bits it depended on; actions add what
 they read (a TTL decrement the TTL, a set-field the presence of its header, a select
 group the hashed fields, NORMAL the MAC addresses and VLAN); the result's megaflow
 mask is ``flowkey.wildcards_to_megaflow(wildcards)``.  Anything that depends on more
-than the key (nothing yet) would set ``slow``.
+than the key sets ``slow``.
 
 Tracing (switch_agent/trace.py): ``translate(..., tracer=...)`` makes the walk report
 to a ``Tracer`` -- it does the table lookups (without counting them), sees each
@@ -38,10 +42,11 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from datapath import flow as dflow
 from datapath import odp_actions as odp
+from datapath import packet as dpk
 from datapath.meter import METER_PASS
 from openflow import actions as ofa
 from openflow.consts import (
@@ -81,16 +86,32 @@ _USERDATA = struct.Struct("!BBHIQQ")  # reason, table_id, max_len, flags, cookie
 USERDATA_MISS = 1  # flags: a table miss (only controllers that want those: OF1.0)
 
 
-# Actions the datapath cannot perform yet: refused when a flow or bucket is installed
-# (OFPBAC_BAD_TYPE, "unsupported action type") rather than accepted and ignored.
-UNSUPPORTED_ACTIONS = (ofa.PushPbb, ofa.PopPbb, ofa.CopyTtlIn, ofa.CopyTtlOut)
+_PBB_TYPE = 0x88E7
 
 
 _get = dflow.key_get
+_TPIDS = (0x8100, 0x88A8)
+_META_FIELDS = _FMASK["in_port"] | _FMASK["tun_id"] | _FMASK["tun_ipv4_src"] | \
+    _FMASK["tun_ipv4_dst"]
+_PBB_POPPED = ~dflow.FULL_MASK | _META_FIELDS  # a key's bits that survive pop_pbb
+_PBB_KEEP = _PBB_POPPED | _FMASK["eth_dst"] | _FMASK["eth_src"]  # and push_pbb
 
 
 def _put(key: int, name: str, value: int) -> int:
     return (key & ~_FMASK[name]) | ((value & ((1 << _WIDTH[name]) - 1)) << _OFFSET[name])
+
+
+class _TagOp(NamedTuple):
+    """A push or pop emitted in a group bucket, and what taking it back needs."""
+
+    kind: str  # push_mpls, pop_mpls, push_pbb, pop_pbb
+    eth_type: int = 0  # MPLS: the ethertype before
+    lse: int = 0  # pop_mpls: the entry popped
+    before: int = 0  # PBB: ``base`` before
+    before_tpid: int = 0x8100  # PBB: ``base_inner_tpid`` before
+    after: int | None = None  # pop_pbb: the customer frame's key (None: unknown)
+    after_tpid: int = 0x8100
+    itag: int = 0  # pop_pbb: the I-TAG TCI popped
 
 
 # ------------------------------------------------------------------ what xlate reads
@@ -322,13 +343,12 @@ class _Ctx:
         self.cookie = 0
         self.rule: FlowRule | None = None
         self.dropped = False
-        # MPLS pushes/pops emitted so far, to undo at the end of a group bucket:
-        # ("push", ethertype before) or ("pop", ethertype before, lse before).
-        self.mpls_ops: list[tuple[str, int, int]] = []
+        # MPLS and PBB pushes/pops emitted so far, to undo at the end of a group bucket.
+        self.tag_ops: list[_TagOp] = []
         # The key has no TPID for the inner VLAN tag: tracked here for ``flow`` and
         # ``base`` (a received inner tag is taken as 0x8100).
         self.inner_tpid = self.base_inner_tpid = 0x8100
-        self.frame: bytes | None = None  # the packet, when translating a real one  # e.g. TTL expired: nothing after it runs
+        self.frame: bytes | None = None  # the packet, when translating a real one
 
     @property
     def out(self) -> list[odp.Action]:
@@ -449,6 +469,12 @@ class _Ctx:
                 self.push_mpls(action.ethertype)
             elif isinstance(action, ofa.PopMpls):
                 self.pop_mpls(action.ethertype)
+            elif isinstance(action, ofa.PushPbb):
+                self.push_pbb()
+            elif isinstance(action, ofa.PopPbb):
+                self.pop_pbb()
+            elif isinstance(action, ofa.CopyTtlOut | ofa.CopyTtlIn):
+                self.copy_ttl(outward=isinstance(action, ofa.CopyTtlOut))
             elif isinstance(action, ofa.DecNwTtl):
                 self.dec_ttl()
             elif isinstance(action, ofa.SetNwTtl):
@@ -457,8 +483,6 @@ class _Ctx:
                 self.mpls_ttl(action)
             elif isinstance(action, ofa.SetQueue):
                 pass  # no queues: every port has only its default one, as OVS without QoS
-            elif isinstance(action, UNSUPPORTED_ACTIONS):
-                pass  # refused at installation (check_actions); a PACKET_OUT may still bring one
             else:  # pragma: no cover - the model has no other actions
                 raise TypeError(f"unknown action {action!r}")
 
@@ -511,7 +535,7 @@ class _Ctx:
         else:
             lse = 0x100 | _get(self.flow, "ip_ttl")  # label 0, BoS, TTL from IP
         self.out.append(odp.PushMpls(ethertype, lse))
-        self.mpls_ops.append(("push", eth_type, 0))
+        self.tag_ops.append(_TagOp("push_mpls", eth_type))
         self.flow = self.base = _put(_put(self.flow, "mpls_lse", lse), "eth_type", ethertype)
 
     def pop_mpls(self, ethertype: int) -> None:
@@ -520,7 +544,8 @@ class _Ctx:
         if _get(self.flow, "eth_type") not in _MPLS_TYPES:
             return
         self.out.append(odp.PopMpls(ethertype))
-        self.mpls_ops.append(("pop", _get(self.flow, "eth_type"), _get(self.flow, "mpls_lse")))
+        self.tag_ops.append(_TagOp("pop_mpls", _get(self.flow, "eth_type"),
+                                   _get(self.flow, "mpls_lse")))
         self.flow = self.base = _put(_put(self.flow, "mpls_lse", 0), "eth_type", ethertype)
         if ethertype in _MPLS_TYPES:
             return  # still MPLS: the key holds the next entry's place, nothing new to see
@@ -530,11 +555,90 @@ class _Ctx:
         # megaflow cannot match), so every such packet comes to the slow path.
         self.result.slow = True
         if self.frame is not None:
-            popped = _run_actions(self.frame, self.out, self.in_dp_port)
-            if popped is not None:
-                inner = dflow.extract(popped, self.in_dp_port)
-                metadata = self.flow & ~dflow.FULL_MASK
-                self.flow = self.base = inner | metadata
+            self.reparse(self.flow)
+
+    def push_pbb(self) -> None:
+        """OpenFlow 1.3 push_pbb: the frame becomes the customer frame of a new 802.1ah
+        header, B-DA/B-SA copied from its addresses, I-SID from its own I-TAG if it is
+        PBB already (else 0), I-PCP from its VLAN PCP (else 0).  Emitted at once."""
+        self.commit()
+        flow = self.flow
+        eth_type, tci = _get(flow, "eth_type"), _get(flow, "vlan_tci")
+        self.result.wildcards |= _ETH_TYPE_MASK | _FMASK["vlan_tci"]
+        isid = 0
+        if eth_type == _PBB_TYPE:
+            self.result.wildcards |= _FMASK["pbb_isid"]
+            isid = _get(flow, "pbb_isid")
+        pcp = tci >> 13 if tci & 0x1000 else 0
+        self.out.append(odp.PushPbb(pcp << 29 | isid))
+        self.tag_ops.append(_TagOp("push_pbb", before=self.base, before_tpid=self.base_inner_tpid))
+        key = _put(flow & _PBB_KEEP, "eth_type", _PBB_TYPE)  # nothing else is parsed in PBB
+        self.flow = self.base = _put(key, "pbb_isid", isid)
+        self.inner_tpid = self.base_inner_tpid = 0x8100
+
+    def pop_pbb(self) -> None:
+        """OpenFlow 1.3 pop_pbb: the customer frame behind the I-TAG remains.  Like
+        pop_mpls, its headers are parsed from the packet and the result is not cached."""
+        self.commit()
+        self.result.wildcards |= _ETH_TYPE_MASK
+        if _get(self.flow, "eth_type") != _PBB_TYPE:
+            return
+        before, before_tpid = self.base, self.base_inner_tpid
+        itag = _get(before, "pbb_isid")  # the I-TAG's other bits are not in the key
+        packet = None if self.frame is None else _run_actions(self.frame, self.out,
+                                                              self.in_dp_port)
+        at = None if packet is None else dpk.ethertype_offset(packet)
+        if packet is not None and at is not None and len(packet) >= at + 6:
+            itag = int.from_bytes(packet[at + 2:at + 6], "big")
+        self.out.append(odp.PopPbb())
+        self.result.slow = True
+        self.flow = self.base = self.flow & _PBB_POPPED  # what is known without the packet
+        after = None
+        if packet is not None:
+            after = self.reparse(self.flow)
+        self.tag_ops.append(_TagOp("pop_pbb", before=before, before_tpid=before_tpid,
+                                   after=after, after_tpid=self.inner_tpid, itag=itag))
+
+    def reparse(self, flow: int) -> int | None:
+        """``flow`` and ``base`` := the key of the packet as the actions emitted so far
+        leave it (parsed from ``frame``; ``flow``'s metadata and tunnel kept); None when
+        the actions drop it."""
+        assert self.frame is not None
+        packet = _run_actions(self.frame, self.out, self.in_dp_port)
+        if packet is None:
+            return None
+        tun = (_get(flow, "tun_id"), _get(flow, "tun_ipv4_src"), _get(flow, "tun_ipv4_dst"))
+        inner = dflow.extract(packet, self.in_dp_port, tun=tun if any(tun) else None)
+        self.flow = self.base = inner | (flow & ~dflow.FULL_MASK)
+        # The key has no TPID for an inner tag: take it from the packet.
+        tpid = 0x8100
+        if len(packet) >= 18 and int.from_bytes(packet[12:14], "big") in _TPIDS:
+            second = int.from_bytes(packet[16:18], "big")
+            tpid = second if second in _TPIDS else 0x8100
+        self.inner_tpid = self.base_inner_tpid = tpid
+        return inner
+
+    def copy_ttl(self, outward: bool) -> None:
+        """copy_ttl_out / copy_ttl_in between the top MPLS label and the next label or
+        the IP header under the stack (carried out by the datapath on the packet).  Not
+        for IP in IP: there it does nothing."""
+        self.result.wildcards |= _ETH_TYPE_MASK
+        if _get(self.flow, "eth_type") not in _MPLS_TYPES:
+            return
+        self.commit()
+        self.out.append(odp.CopyTtlOut() if outward else odp.CopyTtlIn())
+        if not outward:
+            return  # only bytes the key does not hold changed: cacheable as is
+        # The top TTL now comes from bytes the key does not hold: later tables and TTL
+        # actions see it (parsed from the packet) and the result is not cached.
+        self.result.slow = True
+        if self.frame is not None:
+            packet = _run_actions(self.frame, self.out, self.in_dp_port)
+            at = None if packet is None else dpk.ethertype_offset(packet)
+            if packet is not None and at is not None and len(packet) >= at + 6:
+                lse = int.from_bytes(packet[at + 2:at + 6], "big")
+                self.flow = _put(self.flow, "mpls_lse", lse)
+                self.base = _put(self.base, "mpls_lse", lse)
 
     def dec_ttl(self) -> None:
         eth_type = _get(self.flow, "eth_type")
@@ -648,19 +752,37 @@ class _Ctx:
         if self.tracer is not None:
             self.tracer.bucket(self, bucket)
         saved_flow, saved_dropped, saved_inner = self.flow, self.dropped, self.inner_tpid
-        saved_ops = len(self.mpls_ops)
+        saved_ops = len(self.tag_ops)
         self.apply_actions(bucket.actions, table_id=self.table_id)
         # The next bucket must see the packet as it entered the group: undo the MPLS
-        # pushes and pops this bucket emitted (they changed the datapath packet at once).
-        while len(self.mpls_ops) > saved_ops:
-            op, ethertype, lse = self.mpls_ops.pop()
-            if op == "push":
-                self.out.append(odp.PopMpls(ethertype))
-            else:
-                self.out.append(odp.PushMpls(ethertype, lse))
-            self.base = _put(_put(self.base, "eth_type", ethertype), "mpls_lse",
-                             lse if op == "pop" else _get(saved_flow, "mpls_lse"))
+        # and PBB pushes and pops this bucket emitted (they changed the datapath packet
+        # at once).
+        while len(self.tag_ops) > saved_ops:
+            self.undo(self.tag_ops.pop(), saved_flow)
         self.flow, self.dropped, self.inner_tpid = saved_flow, saved_dropped, saved_inner
+
+    def undo(self, op: _TagOp, saved_flow: int) -> None:
+        """Emit the datapath actions that take back push/pop ``op``."""
+        if op.kind == "push_mpls":
+            self.out.append(odp.PopMpls(op.eth_type))
+            self.base = _put(_put(self.base, "eth_type", op.eth_type), "mpls_lse",
+                             _get(saved_flow, "mpls_lse"))
+        elif op.kind == "pop_mpls":
+            self.out.append(odp.PushMpls(op.eth_type, op.lse))
+            self.base = _put(_put(self.base, "eth_type", op.eth_type), "mpls_lse", op.lse)
+        elif op.kind == "push_pbb":
+            self.out.append(odp.PopPbb())  # the customer frame is as it was pushed
+            self.base, self.base_inner_tpid = op.before, op.before_tpid
+        else:  # pop_pbb: the customer frame as it was popped, the backbone header again
+            if op.after is not None:
+                self.flow = op.after | (self.flow & ~dflow.FULL_MASK)
+                self.inner_tpid = op.after_tpid
+                self.commit()
+            self.out.append(odp.PushPbb(op.itag, _get(op.before, "eth_dst"),
+                                        _get(op.before, "eth_src")))
+            for tpid, tci in reversed(_vlan_stack(op.before, op.before_tpid)):
+                self.out.append(odp.PushVlan(tpid, tci))  # B-TAGs
+            self.base, self.base_inner_tpid = op.before, op.before_tpid
 
     def bucket_live(self, bucket: Bucket, depth: int = 0) -> bool:
         if bucket.watch_port != OFPP_ANY:

@@ -275,7 +275,7 @@ def test_group_desc_and_features(t):
     assert features.max_groups == (OFPG_MAX,) * 4
     # OVS 3.x, OF1.2+: output group set_field strip_vlan push_vlan mod_nw_ttl dec_ttl
     # set_mpls_ttl dec_mpls_ttl push_mpls pop_mpls set_queue
-    assert features.actions == (0x03FF8001,) * 4 and BUCKET_ACTIONS == 0x03FF8001
+    assert features.actions == (0x0FFF9801,) * 4 and BUCKET_ACTIONS == 0x0FFF9801
 
 
 def test_table_over_an_existing_dict():

@@ -439,8 +439,13 @@ def test_push_vlan() -> None:
         v4, 0x0800, vlans=((0x88A8, 20), (0x8100, 10)))
 
 
+# Frames of at least the Ethernet minimum (60 bytes) after a pop: shorter ones are
+# padded back to it (test_pops_pad_back_to_the_ethernet_minimum).
+LONG = b"0123456789abcdef" * 2
+
+
 def test_pop_vlan() -> None:
-    v4 = ipv4(udp(), 17)
+    v4 = ipv4(udp(payload=LONG), 17)
     qinq = eth(v4, 0x0800, vlans=((0x88A8, 20), (0x8100, 10)))
     assert out([a.PopVlan()], qinq) == eth(v4, 0x0800, vlans=((0x8100, 10),))
     assert out([a.PopVlan(), a.PopVlan()], qinq) == eth(v4, 0x0800)
@@ -449,13 +454,32 @@ def test_pop_vlan() -> None:
 
 
 def test_vlan_round_trip_and_set_after_push() -> None:
-    frame = eth(ipv4(tcp(), 6), 0x0800)
+    frame = eth(ipv4(tcp(payload=LONG), 6), 0x0800)
     assert out([a.PushVlan(0x8100, 5), a.PopVlan()], frame) == frame
     assert out([a.PushVlan(0x8100, 5), set_("ipv4_dst", IP4_X), a.SetField("vlan_pcp", 3)],
-               frame) == eth(ipv4(tcp(), 6, dst=IP4_X), 0x0800, vlans=((0x8100, 0x6005),))
-    tagged = eth(ipv4(tcp(), 6), 0x0800, vlans=((0x8100, 5),))
+               frame) == eth(ipv4(tcp(payload=LONG), 6, dst=IP4_X), 0x0800,
+                             vlans=((0x8100, 0x6005),))
+    tagged = eth(ipv4(tcp(payload=LONG), 6), 0x0800, vlans=((0x8100, 5),))
     assert out([a.PopVlan(), a.SetField("tcp_src", 9)], tagged) == eth(
-        ipv4(tcp(sport=9), 6), 0x0800)
+        ipv4(tcp(sport=9, payload=LONG), 6), 0x0800)
+
+
+def test_pops_pad_back_to_the_ethernet_minimum() -> None:
+    """A pop leaving less than 60 bytes pads with zeros back to 60, as a bridge removing
+    a tag must; never beyond the size the frame had (a runt stays a runt)."""
+    v4 = ipv4(icmp(), 1)  # 20 + 12 bytes: 46 as an Ethernet frame, 60 with its padding
+    wire = eth(v4, 0x0800, pad=True)
+    assert len(wire) == 60
+    tagged = eth(v4, 0x0800, vlans=((0x8100, 7),), pad=True)
+    assert out([a.PopVlan()], tagged) == wire
+    labelled = eth(mpls(16) + v4, 0x8847, pad=True)
+    assert out([a.PopMpls(0x0800)], labelled) == wire
+    pbb = MAC_X + MAC_X + b"\x88\xe7" + struct.pack("!I", 100) + wire
+    assert out([a.PopPbb()], pbb) == wire
+    runt = eth(v4, 0x0800, vlans=((0x8100, 7),))  # 50 bytes on arrival
+    assert out([a.PopVlan()], runt) == eth(v4, 0x0800) + bytes(4)
+    assert out([a.PopVlan()], eth(v4 + LONG, 0x0800, vlans=((0x8100, 7),))) == eth(
+        v4 + LONG, 0x0800)  # 62 bytes: nothing to pad
 
 
 # ------------------------------------------------------------------ MPLS
@@ -476,7 +500,7 @@ def test_push_mpls() -> None:
 
 
 def test_pop_mpls() -> None:
-    v4 = ipv4(udp(), 17)
+    v4 = ipv4(udp(payload=LONG), 17)
     stack = eth(mpls(17, bos=0) + mpls(16) + v4, 0x8847, vlans=((0x8100, 3),))
     assert out([a.PopMpls(0x8847)], stack) == eth(mpls(16) + v4, 0x8847, vlans=((0x8100, 3),))
     assert out([a.PopMpls(0x8847), a.PopMpls(0x0800)], stack) == eth(
@@ -486,13 +510,87 @@ def test_pop_mpls() -> None:
 
 
 def test_mpls_round_trip_then_set_ip() -> None:
-    frame = eth(ipv4(tcp(), 6), 0x0800)
+    frame = eth(ipv4(tcp(payload=LONG), 6), 0x0800)
     lse = num(mpls(99))
     assert out([a.PushMpls(0x8847, lse), a.PopMpls(0x0800)], frame) == frame
     assert out([a.PushMpls(0x8847, lse), set_("ipv4_dst", IP4_X)], frame) == eth(
-        mpls(99) + ipv4(tcp(), 6), 0x8847)  # behind MPLS: IP is not parsed
+        mpls(99) + ipv4(tcp(payload=LONG), 6), 0x8847)  # behind MPLS: IP is not parsed
     assert out([a.PushMpls(0x8847, lse), a.PopMpls(0x0800), set_("ipv4_dst", IP4_X)],
-               frame) == eth(ipv4(tcp(), 6, dst=IP4_X), 0x0800)
+               frame) == eth(ipv4(tcp(payload=LONG), 6, dst=IP4_X), 0x0800)
+
+
+def test_copy_ttl_out_and_in() -> None:
+    """MPLS <-> IPv4/IPv6 and MPLS <-> MPLS; the IPv4 header checksum follows (the
+    expected frames are built whole by test_packet's reference builders)."""
+    for inner in (lambda ttl: ipv4(tcp(payload=LONG), 6, ttl=ttl),
+                  lambda ttl: ipv6(tcp(payload=LONG), 6, hlim=ttl)):
+        frame = eth(mpls(16, ttl=64) + inner(32), 0x8847)
+        assert out([a.CopyTtlOut()], frame) == eth(mpls(16, ttl=32) + inner(32), 0x8847)
+        assert out([a.CopyTtlIn()], frame) == eth(mpls(16, ttl=64) + inner(64), 0x8847)
+        tagged = eth(mpls(16, ttl=9) + inner(32), 0x8848, vlans=((0x8100, 5),))
+        assert out([a.CopyTtlIn()], tagged) == eth(mpls(16, ttl=9) + inner(9), 0x8848,
+                                                   vlans=((0x8100, 5),))
+    v4 = ipv4(udp(), 17)
+    stack = eth(mpls(17, bos=0, ttl=5) + mpls(16, ttl=40) + v4, 0x8847)
+    assert out([a.CopyTtlOut()], stack) == eth(mpls(17, bos=0, ttl=40) + mpls(16, ttl=40) + v4,
+                                               0x8847)
+    assert out([a.CopyTtlIn()], stack) == eth(mpls(17, bos=0, ttl=5) + mpls(16, ttl=5) + v4,
+                                              0x8847)
+    for frame in (eth(v4, 0x0800),  # not MPLS
+                  eth(mpls(16) + b"\x99" + bytes(30), 0x8847),  # neither IPv4 nor IPv6
+                  eth(mpls(16) + ipv4(udp(), 17)[:19], 0x8847),  # IPv4 header cut short
+                  eth(mpls(17, bos=0), 0x8847)):  # no next entry
+        assert out([a.CopyTtlOut(), a.CopyTtlIn()], frame) == frame
+
+
+# ------------------------------------------------------------------ PBB
+
+
+def itag(isid: int, pcp: int = 0) -> bytes:
+    return struct.pack("!I", pcp << 29 | isid)
+
+
+def test_push_pbb_copies_the_customer_addresses() -> None:
+    customer = eth(ipv4(tcp(payload=LONG), 6), 0x0800, vlans=((0x8100, 0x6005),))
+    assert out([a.PushPbb(3 << 29 | 0x123456)], customer) == (
+        MAC_B + MAC_A + b"\x88\xe7" + itag(0x123456, 3) + customer)
+    twice = out([a.PushPbb(0), a.PushPbb(7)], customer)
+    assert twice == MAC_B + MAC_A + b"\x88\xe7" + itag(7) + MAC_B + MAC_A + b"\x88\xe7" + \
+        itag(0) + customer
+    given = out([a.PushPbb(9, num(MAC_X), num(IP6_X[:6]))], customer)
+    assert given == MAC_X + IP6_X[:6] + b"\x88\xe7" + itag(9) + customer
+    assert out([a.PushPbb(9)], customer[:13]) == customer[:13]  # a runt: untouched
+
+
+def test_pop_pbb_leaves_the_customer_frame() -> None:
+    customer = eth(ipv4(tcp(payload=LONG), 6), 0x0800, vlans=((0x88A8, 10), (0x8100, 100)))
+    backbone = MAC_X + MAC_X + b"\x88\xe7" + itag(100) + customer
+    assert out([a.PopPbb()], backbone) == customer
+    b_tagged = MAC_X + MAC_X + b"\x88\xa8\x00\x0a\x88\xe7" + itag(100) + customer
+    assert out([a.PopPbb()], b_tagged) == customer  # the B-TAG goes with the header
+    assert out([a.PushPbb(5), a.PopPbb()], customer) == customer
+    assert out([a.PopPbb()], customer) == customer  # not PBB: no-op
+    short = MAC_X + MAC_X + b"\x88\xe7" + itag(100) + customer[:13]
+    assert out([a.PopPbb()], short) == short  # no whole customer header behind it
+
+
+def test_set_pbb_isid_after_push_and_on_a_b_tagged_frame() -> None:
+    customer = eth(ipv4(udp(), 17), 0x0800)
+    assert out([a.PushPbb(0), a.SetField("pbb_isid", 203)], customer) == (
+        MAC_B + MAC_A + b"\x88\xe7" + itag(203) + customer)
+    b_tagged = MAC_X + MAC_X + b"\x88\xa8\x00\x0a\x88\xe7" + itag(100, 5) + customer
+    assert out([a.SetField("pbb_isid", 203)], b_tagged) == (
+        MAC_X + MAC_X + b"\x88\xa8\x00\x0a\x88\xe7" + itag(203, 5) + customer)
+
+
+def test_format_new_actions() -> None:
+    assert a.format_actions([a.PushPbb(3 << 29 | 100), a.PopPbb(), a.CopyTtlOut(),
+                             a.CopyTtlIn()]) == \
+        "push_pbb(isid=100,pcp=3),pop_pbb,copy_ttl_out,copy_ttl_in"
+    assert a.format_action(a.PushPbb(1, num(MAC_X), None)) == \
+        "push_pbb(isid=1,pcp=0,b_dst=0a:0b:0c:0d:0e:0f)"
+    with pytest.raises(ValueError):
+        a.PushPbb(1 << 32)
 
 
 # ------------------------------------------------------------------ tunnel, userspace, trunc
@@ -701,8 +799,9 @@ def test_any_frame_any_action_never_raises(data: bytes, ethertype: bytes) -> Non
     actions = [a.SetField(field, (1 << bits) - 1) for field, bits in pk.FIELD_BITS.items()]
     actions += [a.SetMasked(field, 0, 1) for field in pk.FIELD_BITS]
     actions += [a.PopVlan(), a.PopMpls(0x0800), a.PushVlan(0x88A8, 1), a.PopVlan(),
-                a.PushMpls(0x8847, 1), a.PopMpls(0x86DD), a.Meter(1), a.Truncate(20),
-                a.Output(1), a.Userspace(b"", 10)]
+                a.PushMpls(0x8847, 1), a.CopyTtlOut(), a.CopyTtlIn(), a.PopMpls(0x86DD),
+                a.PopPbb(), a.PushPbb(1), a.PopPbb(), a.PushPbb(2, 3, 4), a.Meter(1),
+                a.Truncate(20), a.Output(1), a.Userspace(b"", 10)]
     for prefix_len in (0, 5, 13, 14, 18, 30, len(frame)):
         for start in range(0, len(actions), 7):
             run(actions[start:] + [a.Output(2)], frame[:prefix_len], env=Env([2] * 99))

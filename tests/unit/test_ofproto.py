@@ -273,6 +273,9 @@ def test_packet_out_through_the_table_and_errors(lab):
     lab.sw.packet_out(PacketOut(in_port=1, actions=(ofa.Output(0xFFFFFFF9),), data=data))
     lab.sw.packet_out(PacketOut(actions=(ofa.Output(2), ofa.Output(3)), data=data))
     assert lab.outs() == {1: 0, 2: 1, 3: 1, 4: 1}
+    (cls_rule,) = lab.sw.tables.tables[0].classifier.rules()  # output:TABLE counted the
+    rule = cls_rule.payload  # packet, as OVS counts what a packet-out resubmits through
+    assert (rule.packet_count, rule.byte_count) == (1, len(data))
     for po, err in ((PacketOut(buffer_id=7, data=data), Err.OFPBRC_BUFFER_UNKNOWN),
                     (PacketOut(in_port=77, data=data), Err.OFPBRC_BAD_PORT),
                     (PacketOut(actions=(ofa.Output(0),), data=data), Err.OFPBAC_BAD_OUT_PORT)):

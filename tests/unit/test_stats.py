@@ -368,7 +368,7 @@ def test_table_features_values(lab):
     assert p[OFPTFPT_INSTRUCTIONS] == InstructionIds(OFPTFPT_INSTRUCTIONS, (1, 2, 3, 4, 5, 6))
     assert p[OFPTFPT_INSTRUCTIONS_MISS] == InstructionIds(OFPTFPT_INSTRUCTIONS_MISS, (1, 2, 3, 4, 5, 6))
     assert 0 in p[OFPTFPT_APPLY_ACTIONS].ids and 25 in p[OFPTFPT_APPLY_ACTIONS].ids
-    assert 11 not in p[OFPTFPT_APPLY_ACTIONS].ids  # copy_ttl_out: not carried out
+    assert {11, 12, 26, 27} <= set(p[OFPTFPT_APPLY_ACTIONS].ids)  # copy_ttl, push/pop_pbb
     match = dict(p[OFPTFPT_MATCH].fields)
     assert match["ipv4_src"] is True and match["in_port"] is False and len(match) == 40
     assert len(p[OFPTFPT_WILDCARDS].fields) == 40
