@@ -1,10 +1,12 @@
 """Entry point of the `switch-agent` command (console script `switch_agent.cli:agent_main`).
 
-Sits at the top of switch_agent/: it parses the command line, builds the datapath
-(datapath.dpif.Datapath), the OpenFlow switch on it (switch_agent.ofproto.Switch) and
-its connections (switch_agent.connmgr.ConnManager), and runs them on one asyncio loop
-until SIGTERM/SIGINT.  The operator CLI `swctl` lives in switch_agent/swctl.py.
+Sits at the top of switch_agent/: it parses the command line into a configuration
+(switch_agent.config: from ``--config FILE``, or one bridge from the flags) and runs
+the agent (switch_agent.agent: the bridges, each a datapath, an OpenFlow switch and its
+connections) on one asyncio loop until SIGTERM/SIGINT.  The operator CLI `swctl` lives
+in switch_agent/swctl.py.
 
+    switch-agent run --config /etc/switch-agent/switch-agent.toml
     switch-agent run --bridge br0 --datapath-id 0000000000000001
         --port veth1 --port veth2=5 --port dummy:p1
         --controller tcp:127.0.0.1:6653 --listen ptcp:6634:127.0.0.1
@@ -13,7 +15,10 @@ until SIGTERM/SIGINT.  The operator CLI `swctl` lives in switch_agent/swctl.py.
 
 A port is an existing interface (a `system` port through AF_PACKET), `dummy:NAME`
 (in memory), or `internal:NAME` (a tap created for the agent and deleted at exit),
-each optionally `=OFPORT`.  `--listen none` turns the passive listener off.
+each optionally `=OFPORT`.  `--listen none` turns the passive listener off.  With
+``--config`` the bridge flags are refused (the file says the bridges); a missing file is
+created, and swctl's changes are saved to it.  Exit status 2 for bad flags, 1 for a bad
+configuration file or a failure to start, each with a one-line message.
 """
 
 from __future__ import annotations
@@ -24,11 +29,16 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import metadata
+from pathlib import Path
+
+from switch_agent import config as cfg
+from switch_agent.config import AgentConfig, BridgeConfig, PortConfig
 
 _DIST = "switch-agent"
 log = logging.getLogger("switch_agent")
-PROTOCOLS = {"OpenFlow10": 0x01, "OpenFlow13": 0x04}
+PROTOCOLS = cfg.PROTOCOLS
 
 
 def _version() -> str:
@@ -46,18 +56,23 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="run the agent in the foreground",
-                         description="Run the agent in the foreground until SIGTERM/SIGINT.")
-    run.add_argument("--bridge", default="br0", help="bridge name (default br0)")
-    run.add_argument("--datapath-id", default="1",
+                         description="Run the agent in the foreground until SIGTERM/SIGINT: "
+                                     "the bridges of --config FILE, or one bridge from "
+                                     "the flags.")
+    run.add_argument("--config", metavar="FILE",
+                     help="TOML configuration (created when missing); swctl's changes to "
+                          "bridges, ports and controllers are saved back to it")
+    run.add_argument("--bridge", default=None, help="bridge name (default br0)")
+    run.add_argument("--datapath-id", default=None,
                      help="datapath id, hex (default 0000000000000001)")
     run.add_argument("--port", action="append", default=[], metavar="IFACE[=OFPORT]",
                      help="a port: an interface, dummy:NAME or internal:NAME (repeatable)")
     run.add_argument("--controller", action="append", default=[], metavar="TARGET",
-                     help="tcp:IP[:PORT] or unix:PATH (repeatable)")
+                     help="tcp:IP[:PORT], ssl:IP[:PORT] or unix:PATH (repeatable)")
     run.add_argument("--listen", action="append", default=None, metavar="TARGET",
-                     help="ptcp:PORT[:IP] or punix:PATH (default ptcp:6634:127.0.0.1; "
-                          "'none' for no listener; repeatable)")
-    run.add_argument("--protocols", default="OpenFlow10,OpenFlow13",
+                     help="ptcp:PORT[:IP], pssl:PORT[:IP] or punix:PATH (default "
+                          "ptcp:6634:127.0.0.1; 'none' for no listener; repeatable)")
+    run.add_argument("--protocols", default=None,
                      help="comma-separated OpenFlow versions (default OpenFlow10,OpenFlow13)")
     run.add_argument("--fail-mode", choices=("secure", "standalone"), default=None,
                      help="without a controller: keep flows and drop misses (secure), or "
@@ -66,16 +81,18 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--private-key", help="PEM key for ssl:/pssl:")
     run.add_argument("--certificate", help="PEM certificate for ssl:/pssl:")
     run.add_argument("--ca-cert", help="PEM CA certificate that signs the peers (ssl:/pssl:)")
-    run.add_argument("--controller-rate-limit", type=float, default=0.0, metavar="PPS",
+    run.add_argument("--controller-rate-limit", type=float, default=None, metavar="PPS",
                      help="packet-ins per second per connection (default 0: unlimited)")
-    run.add_argument("--controller-burst-limit", type=float, default=0.0, metavar="N",
+    run.add_argument("--controller-burst-limit", type=float, default=None, metavar="N",
                      help="packet-in burst (default: a quarter of the rate)")
     run.add_argument("--control-socket", default=None, metavar="PATH",
-                     help="unix socket for swctl (default /run/switch-agent/BRIDGE.ctl, "
-                          "$SWITCH_AGENT_RUNDIR moves the directory; 'none' for none)")
-    run.add_argument("--probe-interval", type=float, default=5.0,
+                     help="unix socket for swctl (default /run/switch-agent/BRIDGE.ctl, with "
+                          "--config /run/switch-agent/switch-agent.ctl; $SWITCH_AGENT_RUNDIR "
+                          "moves the directory; 'none' for none); each bridge's OpenFlow "
+                          "management socket BRIDGE.mgmt goes beside it")
+    run.add_argument("--probe-interval", type=float, default=None,
                      help="inactivity probe interval, seconds (default 5)")
-    run.add_argument("--max-backoff", type=float, default=8.0,
+    run.add_argument("--max-backoff", type=float, default=None,
                      help="longest reconnect interval, seconds (default 8)")
     run.add_argument("-v", "--verbose", action="count", default=0)
     lab = sub.add_parser("lab", help="a ready lab: namespace hosts wired to a bridge (root)",
@@ -86,6 +103,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="first ping all pairs and show the flow and MAC tables")
     lab.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                      help="stop after this long (0: right after --demo); default: Ctrl-C")
+    lab.add_argument("--topo", choices=("single", "linear"), default="single",
+                     help="one bridge with every host (single, default) or a chain of "
+                          "bridges, one host each, joined by patch ports (linear)")
     lab.add_argument("--controller", action="append", default=[], metavar="TARGET",
                      help="tcp:IP[:PORT] or unix:PATH (repeatable)")
     lab.add_argument("--listen", default="ptcp:6634:127.0.0.1",
@@ -94,91 +114,86 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _port_spec(text: str) -> tuple[str, str, int | None]:
-    """(kind, name, ofport) from IFACE[=N], dummy:NAME[=N], internal:NAME[=N]."""
+def _port_spec(text: str) -> PortConfig:
+    """A port from IFACE[=N], dummy:NAME[=N], internal:NAME[=N]."""
     spec, _, number = text.partition("=")
     kind, _, name = spec.partition(":")
     if not name:
         kind, name = "system", spec
     if kind not in ("system", "dummy", "internal") or not name:
         raise ValueError(f"bad --port {text!r}: IFACE, dummy:NAME or internal:NAME, then =OFPORT")
-    return kind, name, int(number, 0) if number else None
+    try:
+        ofport = int(number, 0) if number else None
+    except ValueError:
+        raise ValueError(f"bad --port {text!r}: {number!r} is not a port number") from None
+    return cfg.check_port(PortConfig(name=name, type=kind, ofport=ofport))
 
 
-async def _run(ns: argparse.Namespace) -> int:
-    from datapath.dpif import Datapath
-    from datapath.netdev import DummyNetdev, Netdev
-    from datapath.netdev_linux import InternalNetdev, SystemNetdev
-    from openflow.actions import ApplyActions, Output
-    from openflow.consts import OFPP_NORMAL
-    from openflow.messages import FlowMod
-    from switch_agent.connmgr import ConnManager, TlsConfig
-    from switch_agent.control import ControlServer
-    from switch_agent.ofproto import Switch
+_BRIDGE_FLAGS = ("bridge", "datapath_id", "port", "controller", "listen", "protocols",
+                 "fail_mode")
+_AGENT_FLAGS = {"probe_interval": "probe_interval", "max_backoff": "max_backoff",
+                "controller_rate_limit": "controller_rate_limit",
+                "controller_burst_limit": "controller_burst_limit",
+                "private_key": "private_key", "certificate": "certificate", "ca_cert": "ca_cert"}
 
-    versions = tuple(sorted(PROTOCOLS[name] for name in ns.protocols.split(",") if name))
-    datapath = Datapath(ns.bridge)
-    switch = Switch(datapath)
-    tls = None
-    if ns.private_key or ns.certificate or ns.ca_cert:
-        tls = TlsConfig(ns.private_key or "", ns.certificate or "", ns.ca_cert or "")
-    mgr = ConnManager(switch, datapath_id=int(ns.datapath_id, 16), versions=versions,
-                      fail_mode=ns.fail_mode, probe_interval=ns.probe_interval,
-                      max_backoff=ns.max_backoff, rate_limit=ns.controller_rate_limit,
-                      burst_limit=ns.controller_burst_limit, tls=tls)
-    control = None
-    if ns.control_socket != "none":
-        control = ControlServer(switch, mgr, ns.bridge, ns.control_socket)
+
+def _config(ns: argparse.Namespace) -> AgentConfig:
+    """The configuration to run: ``--config FILE`` (bridge flags refused: the file says
+    the bridges), else one bridge from the flags.  ConfigError/ValueError for bad input."""
+    if ns.config is not None:
+        given = [f"--{name.replace('_', '-')}" for name in _BRIDGE_FLAGS
+                 if getattr(ns, name) not in (None, [])]
+        if given:
+            raise cfg.ConfigError(f"{', '.join(given)}: not with --config (the file says the "
+                                  f"bridges; change them with swctl)")
+        config = cfg.load(ns.config) if Path(ns.config).exists() else AgentConfig()
+    else:
+        controllers = tuple(cfg.check_target(t, passive=False) for t in ns.controller)
+        listen = ns.listen if ns.listen is not None else [cfg.DEFAULT_LISTENER]
+        listeners = tuple(cfg.check_target(t, passive=True) for t in listen if t != "none")
+        protocols = cfg.check_protocols(
+            [p for p in (ns.protocols or "OpenFlow10,OpenFlow13").split(",") if p])
+        bridge = BridgeConfig(
+            name=ns.bridge or "br0",
+            datapath_id=cfg.parse_datapath_id(ns.datapath_id or "1"),
+            protocols=protocols, fail_mode=ns.fail_mode, controllers=controllers,
+            listeners=listeners, ports=tuple(_port_spec(text) for text in ns.port))
+        config = AgentConfig(bridges=(bridge,))
+    overrides = {field: getattr(ns, flag) for flag, field in _AGENT_FLAGS.items()
+                 if getattr(ns, flag) is not None}
+    return cfg.check(replace(config, **overrides))
+
+
+def _control_socket(ns: argparse.Namespace, config: AgentConfig) -> Path | None:
+    from switch_agent import control
+
+    text = ns.control_socket or config.control_socket
+    if text == "none":
+        return None
+    if text:
+        return Path(text)
+    if ns.config is None:
+        return control.socket_path(config.bridges[0].name)
+    return control.run_dir() / f"switch-agent{control.SOCKET_SUFFIX}"
+
+
+async def _run(ns: argparse.Namespace, config: AgentConfig) -> int:
+    from switch_agent.agent import Agent
+
+    path = Path(ns.config) if ns.config is not None else None
+    if path is not None and not path.exists():
+        cfg.save(config, path)  # the file now says what runs (swctl changes go there)
+    agent = Agent(config, path=path, control_socket=_control_socket(ns, config))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        for text in ns.port:
-            kind, name, ofport = _port_spec(text)
-            netdev: Netdev
-            if kind == "dummy":
-                netdev = DummyNetdev(name)
-            elif kind == "internal":
-                tap = InternalNetdev(name)
-                tap.set_admin_up(True)
-                netdev = tap
-            else:
-                netdev = SystemNetdev(name)
-            number = switch.add_port(netdev, ofport)
-            log.info("port %s (%s): OpenFlow port %d", name, kind, number)
-        if not ns.controller:  # like an OVS bridge without a controller: a learning switch
-            switch.flow_mod(FlowMod(priority=0, instructions=(
-                ApplyActions((Output(OFPP_NORMAL),)),)), 0x04)
-        datapath.attach(loop)
-        for target in ns.listen if ns.listen is not None else ["ptcp:6634:127.0.0.1"]:
-            if target != "none":
-                await mgr.listen(target)
-                log.info("listening on %s", target)
-        for target in ns.controller:
-            mgr.add_controller(target)
-        if control is not None:
-            try:
-                await control.start()
-                log.info("control socket %s", control.path)
-            except OSError as exc:  # e.g. not root, or another agent owns the bridge name
-                log.warning("no control socket (swctl will not reach this agent): %s", exc)
-                control = None
-        log.info("bridge %s running (datapath id %016x, fail mode %s)", ns.bridge,
-                 mgr.datapath_id, mgr.fail_mode_now())
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), 0.5)
-            except TimeoutError:
-                pass
-            switch.run_periodic()
-            mgr.run_periodic()
+        await agent.start()
+        await agent.serve(stop)
     finally:
-        if control is not None:
-            await control.close()
-        await mgr.close()
-        datapath.close()
-    log.info("bridge %s stopped", ns.bridge)
+        await agent.close()
+    log.info("agent stopped")
     return 0
 
 
@@ -198,19 +213,19 @@ def agent_main(argv: Sequence[str] | None = None) -> int:
         from switch_agent.lab import run_lab
 
         listen = None if ns.listen == "none" else ns.listen
-        return asyncio.run(run_lab(ns.hosts, ns.demo, ns.controller, listen, ns.duration))
+        return asyncio.run(run_lab(ns.hosts, ns.demo, ns.controller, listen, ns.duration,
+                                   ns.topo))
     try:
-        for text in ns.port:
-            _port_spec(text)
-        int(ns.datapath_id, 16)
-        unknown = [p for p in ns.protocols.split(",") if p and p not in PROTOCOLS]
-        if unknown:
-            raise ValueError(f"unknown protocol(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(PROTOCOLS)})")
-    except ValueError as exc:
-        parser.error(str(exc))
+        config = _config(ns)
+    except ValueError as exc:  # ConfigError is one
+        if ns.config is None:
+            parser.error(str(exc))  # a usage error: exit status 2
+        print(f"switch-agent: {exc}", file=sys.stderr)
+        return 1
+    if not ns.verbose:
+        logging.getLogger().setLevel(config.log_level.upper())
     try:
-        return asyncio.run(_run(ns))
+        return asyncio.run(_run(ns, config))
     except OSError as exc:
         print(f"switch-agent: {exc}", file=sys.stderr)
         return 1

@@ -465,8 +465,11 @@ class ConnManager:
         self.generation_id: int | None = None
         self.extra_handlers: dict[type, Callable[[OfConn, m.Message], m.Message | None]] = {}
         self.controllers: list[str] = []
+        self.listeners: list[str] = []
         self._servers: list[asyncio.AbstractServer] = []
+        self._server_of: dict[str, asyncio.AbstractServer] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._task_of: dict[str, asyncio.Task[None]] = {}
         self._no_controller_since = clock()
         switch.packet_in_listeners.append(self._packet_in)
         switch.flow_removed_listeners.append(self._flow_removed)
@@ -492,7 +495,22 @@ class ConnManager:
         else:
             raise ValueError(f"unsupported listener {target!r} (ptcp:, pssl:, punix:)")
         self._servers.append(server)
+        self._server_of[target] = server
+        self.listeners.append(target)
         return server
+
+    async def del_listener(self, target: str) -> None:
+        """Stop listening on ``target`` and close the connections it accepted."""
+        server = self._server_of.pop(target, None)
+        if server is None:
+            raise ValueError(f"no listener {target!r}")
+        self.listeners.remove(target)
+        self._servers.remove(server)
+        server.close()
+        for conn in [c for c in self.conns if not c.active and c.target == target]:
+            if conn.transport is not None:
+                conn.transport.close()
+        await server.wait_closed()
 
     def add_controller(self, target: str) -> None:
         """Connect to ``tcp:IP[:PORT]``, ``ssl:IP[:PORT]`` (mutual TLS with ``tls``) or
@@ -502,8 +520,27 @@ class ConnManager:
             raise ValueError(f"unsupported controller {target!r} (tcp:, ssl:, unix:)")
         if kind == "ssl":
             self._tls_context(server_side=False)  # fail now, not in the retry loop
+        if target in self.controllers:
+            raise ValueError(f"controller {target!r} is configured already")
         self.controllers.append(target)
-        self._tasks.append(asyncio.get_running_loop().create_task(self._rconn(target)))
+        task = asyncio.get_running_loop().create_task(self._rconn(target))
+        self._tasks.append(task)
+        self._task_of[target] = task
+        self._update_switch()
+
+    async def del_controller(self, target: str) -> None:
+        """Stop connecting to ``target`` and close its connection."""
+        task = self._task_of.pop(target, None)
+        if task is None:
+            raise ValueError(f"no controller {target!r}")
+        self.controllers.remove(target)
+        self._tasks.remove(task)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for conn in [c for c in self.conns if c.active and c.target == target]:
+            if conn.transport is not None:
+                conn.transport.close()
         self._update_switch()
 
     async def _rconn(self, target: str) -> None:
@@ -562,7 +599,10 @@ class ConnManager:
             if conn.transport is not None:
                 conn.transport.close()
         self._tasks.clear()
+        self._task_of.clear()
         self._servers.clear()
+        self._server_of.clear()
+        self.listeners.clear()
 
     # -- connection bookkeeping
 

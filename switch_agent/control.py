@@ -1,25 +1,26 @@
 """control: the agent's unix control socket -- what ``swctl`` talks to.
 
-Sits at the top of switch_agent/ beside cli.py (which builds the bridge and starts a
-``ControlServer`` for it): it reads the switch (switch_agent.ofproto ``Switch``), its
-connections (switch_agent.connmgr ``ConnManager``) and its datapath, and applies flow
-changes through ``Switch.flow_mod`` exactly as an OpenFlow FLOW_MOD would (FLOW_REMOVED
-messages, revalidation), so what an operator does and what a controller does meet in
-one place.  It owns the socket protocol and the request handlers; swctl owns the
-human output.
+Sits at the top of switch_agent/ under agent.py (which starts a ``ControlServer`` over
+its bridges and registers the management commands of admin.py): it reads each bridge's
+switch (switch_agent.ofproto ``Switch``), connections (switch_agent.connmgr
+``ConnManager``) and datapath.  It owns the socket protocol and the inspection
+commands; swctl owns the human output.  OpenFlow state (flows, groups, meters, port
+counters) is not served here: swctl's flow tools speak OpenFlow to the bridge's
+management socket ``BRIDGE.mgmt`` (``mgmt_path``), as ovs-ofctl does.
 
 Protocol: one JSON object per line each way, any number of requests per connection.
-    request  {"cmd": "dump-flows", "args": {"flow": "tcp"}, "bridge": "br0"}
+    request  {"cmd": "trace", "args": {"flow": "in_port=1,tcp"}, "bridge": "br0"}
     reply    {"ok": true, "result": ...}  or  {"ok": false, "error": "one-line message"}
-``args`` and ``bridge`` are optional; a request naming another bridge is refused.
-Commands (``COMMANDS``): show, dump-flows, add-flow, mod-flows, del-flows, dump-ports,
-dump-groups, dump-meters, trace, fdb-show, fdb-flush, dp-dump-flows, dp-stats, version.
+``args`` and ``bridge`` are optional (without ``bridge``: the only bridge; an unknown
+one is refused).  Commands here: show (one bridge, or ``{"bridges": [...]}``), trace,
+fdb-show, fdb-flush, dp-dump-flows, dp-stats, version; ``register`` adds more.
 Flow text is ovs-ofctl's (openflow.flowtext), parsed as OpenFlow 1.3; port names may
 stand for port numbers after ``in_port=``, ``out_port=``, ``output:`` and
 ``watch_port:``.
 
-The socket is ``/run/switch-agent/<bridge>.ctl`` (``$SWITCH_AGENT_RUNDIR`` replaces the
-directory) unless given: the directory is created 0700, the socket is 0600 (root or
+The socket is the given path (switch_agent/cli.py: by default
+``/run/switch-agent/<bridge>.ctl``, or ``switch-agent.ctl`` with ``--config``;
+``$SWITCH_AGENT_RUNDIR`` replaces the directory): the directory is created 0700, the socket is 0600 (root or
 the agent's owner only), a stale socket left by a killed agent is replaced, a live one
 is an error, and ``close`` removes it.  A request is at most ``max_request`` bytes;
 each client is served by its own task (a client that does not read its replies or
@@ -33,30 +34,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import inspect
 import json
 import logging
 import os
 import re
 import socket
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from datapath import odp_actions as odp
 from datapath.flow import format_key
 from openflow import flowtext
 from openflow import flowtext_actions as fa
 from openflow.consts import (
-    OFP13,
-    OFPFC_ADD,
-    OFPFC_DELETE,
-    OFPFC_DELETE_STRICT,
-    OFPFC_MODIFY,
-    OFPFC_MODIFY_STRICT,
-    OFPG_ALL,
-    OFPM_ALL,
-    OFPP_ANY,
     OFPPC_NO_FLOOD,
     OFPPC_NO_FWD,
     OFPPC_NO_PACKET_IN,
@@ -66,17 +60,6 @@ from openflow.consts import (
     PORT_NAMES,
 )
 from openflow.errors import CodecError
-from openflow.messages import (
-    FlowStats,
-    FlowStatsRequest,
-    GroupDesc,
-    GroupStats,
-    MeterBandDrop,
-    MeterBandDscpRemark,
-    MeterConfig,
-    MeterStats,
-)
-from switch_agent import stats
 from switch_agent import trace as tr
 
 if TYPE_CHECKING:
@@ -88,6 +71,7 @@ log = logging.getLogger(__name__)
 RUN_DIR_ENV = "SWITCH_AGENT_RUNDIR"
 DEFAULT_RUN_DIR = "/run/switch-agent"
 SOCKET_SUFFIX = ".ctl"
+MGMT_SUFFIX = ".mgmt"  # a bridge's OpenFlow management socket (punix), as in OVS
 MAX_REQUEST = 1 << 20  # bytes per request line
 MAX_CLIENTS = 64
 IDLE_TIMEOUT = 300.0  # seconds a client may stay connected without a request
@@ -95,13 +79,9 @@ WRITE_TIMEOUT = 10.0  # seconds a reply may wait for the client to read it
 
 VERSION_NAMES = {0x01: "OpenFlow10", 0x04: "OpenFlow13"}
 ROLE_NAMES = {1: "equal", 2: "master", 3: "slave"}
-FLOW_FLAGS = (("send_flow_rem", 1 << 0), ("check_overlap", 1 << 1), ("reset_counts", 1 << 2),
-              ("no_packet_counts", 1 << 3), ("no_byte_counts", 1 << 4))
 PORT_CONFIG = (("port_down", OFPPC_PORT_DOWN), ("no_recv", OFPPC_NO_RECV),
                ("no_flood", OFPPC_NO_FLOOD), ("no_fwd", OFPPC_NO_FWD),
                ("no_packet_in", OFPPC_NO_PACKET_IN))
-METER_FLAGS = (("kbps", 1 << 0), ("pktps", 1 << 1), ("burst", 1 << 2), ("stats", 1 << 3))
-GROUP_TYPES = {0: "all", 1: "select", 2: "indirect", 3: "ff"}
 _BRIDGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 # Where flow text names a port: in_port=p1, out_port=p1, output:p1, watch_port:p1.
 _PORT_WORD = re.compile(r"(?P<key>\b(?:in_port|out_port)=|\boutput:|\bwatch_port:)"
@@ -132,6 +112,14 @@ def socket_path(bridge: str) -> Path:
     return run_dir() / f"{bridge}{SOCKET_SUFFIX}"
 
 
+def mgmt_path(bridge: str, directory: Path | None = None) -> Path:
+    """The OpenFlow management socket of ``bridge`` (``punix:``, what the swctl flow
+    tools and ``ovs-ofctl ... unix:PATH`` connect to), in ``directory`` or run_dir()."""
+    if not _BRIDGE_NAME.fullmatch(bridge):
+        raise ValueError(f"bad bridge name {bridge!r} (letters, digits, '_', '.', '-')")
+    return (run_dir() if directory is None else directory) / f"{bridge}{MGMT_SUFFIX}"
+
+
 def one_line(text: str) -> str:
     return " ".join(str(text).split()) or "error"
 
@@ -139,24 +127,52 @@ def one_line(text: str) -> str:
 # ------------------------------------------------------------------ the server
 
 
-class ControlServer:
-    """The control socket of one bridge; see the module docstring.
+@dataclass(frozen=True, slots=True)
+class BridgeView:
+    """What the control socket needs of a bridge (switch_agent.agent.Bridge has more)."""
 
-        server = ControlServer(switch, mgr, "br0")   # or path="/tmp/br0.ctl"
+    name: str
+    switch: Switch
+    mgr: ConnManager
+
+
+class BridgeLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def switch(self) -> Switch: ...
+    @property
+    def mgr(self) -> ConnManager: ...
+
+
+# A command's handler: (bridge, args) -> result for bridge commands, (args) -> result for
+# agent commands; either may return an awaitable (a change that needs the loop).
+Handler = Callable[..., Any]
+
+
+class ControlServer:
+    """The control socket of one agent and its bridges; see the module docstring.
+
+        server = ControlServer({"br0": BridgeView("br0", switch, mgr)}, "/tmp/agent.ctl")
         await server.start()
         ...
         await server.close()
+
+    ``bridges`` is read at each request (the agent adds and removes bridges in it);
+    ``register`` adds commands (switch_agent.agent adds the management ones).
     """
 
-    def __init__(self, switch: Switch, mgr: ConnManager, bridge: str,
+    def __init__(self, bridges: Mapping[str, BridgeLike],
                  path: str | os.PathLike[str] | None = None, *,
                  max_request: int = MAX_REQUEST, max_clients: int = MAX_CLIENTS,
                  idle_timeout: float = IDLE_TIMEOUT,
                  write_timeout: float = WRITE_TIMEOUT) -> None:
-        self.switch = switch
-        self.mgr = mgr
-        self.bridge = bridge
-        self.path = Path(path) if path is not None else socket_path(bridge)
+        self.bridges = bridges
+        if path is None:
+            if len(bridges) != 1:
+                raise ValueError("name the control socket of an agent with several bridges")
+            path = socket_path(next(iter(bridges)))
+        self.path = Path(path)
         self.max_request = max_request
         self.max_clients = max_clients
         self.idle_timeout = idle_timeout
@@ -166,22 +182,22 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
         self._inode: tuple[int, int] | None = None
         self._clients: set[asyncio.Task[Any]] = set()
-        self.commands: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "show": self.cmd_show,
-            "dump-flows": self.cmd_dump_flows,
-            "add-flow": self.cmd_add_flow,
-            "mod-flows": self.cmd_mod_flows,
-            "del-flows": self.cmd_del_flows,
-            "dump-ports": self.cmd_dump_ports,
-            "dump-groups": self.cmd_dump_groups,
-            "dump-meters": self.cmd_dump_meters,
-            "trace": self.cmd_trace,
-            "fdb-show": self.cmd_fdb_show,
-            "fdb-flush": self.cmd_fdb_flush,
-            "dp-dump-flows": self.cmd_dp_dump_flows,
-            "dp-stats": self.cmd_dp_stats,
-            "version": self.cmd_version,
-        }
+        # command -> (handler, whether it acts on one bridge: see register)
+        self.commands: dict[str, tuple[Handler, bool | None]] = {}
+        self.register("show", self.cmd_show, bridge=None)
+        for name, handler in (
+            ("trace", self.cmd_trace), ("fdb-show", self.cmd_fdb_show),
+            ("fdb-flush", self.cmd_fdb_flush), ("dp-dump-flows", self.cmd_dp_dump_flows),
+            ("dp-stats", self.cmd_dp_stats),
+        ):
+            self.register(name, handler, bridge=True)
+        self.register("version", self.cmd_version, bridge=False)
+
+    def register(self, name: str, handler: Handler, *, bridge: bool | None) -> None:
+        """Serve command ``name``: ``handler(bridge, args)`` when ``bridge`` is True (the
+        request's bridge, or the only one), ``handler(args)`` when False, and
+        ``handler(bridge or None, args)`` when None (a bridge may be named)."""
+        self.commands[name] = (handler, bridge)
 
     # -- life cycle
 
@@ -193,7 +209,7 @@ class ControlServer:
         if not directory.exists():
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(directory, 0o700)
-        self._remove_stale(path)
+        self.remove_stale(path)
         self._server = await asyncio.start_unix_server(self._client, path=str(path),
                                                        limit=self.max_request)
         os.chmod(path, 0o600)
@@ -202,7 +218,7 @@ class ControlServer:
         log.info("control socket %s", path)
 
     @staticmethod
-    def _remove_stale(path: Path) -> None:
+    def remove_stale(path: Path) -> None:
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:
@@ -275,7 +291,7 @@ class ControlServer:
                     if not line:
                         break
                     continue
-                if not await self._send(writer, self.handle_line(line)):
+                if not await self._send(writer, await self.respond(line)):
                     break
         finally:
             if task is not None:
@@ -298,7 +314,7 @@ class ControlServer:
         self.errors += 1
         return (json.dumps({"ok": False, "error": one_line(message)}) + "\n").encode()
 
-    def handle_line(self, line: bytes) -> bytes:
+    async def respond(self, line: bytes) -> bytes:
         """One request line -> one reply line (never raises)."""
         self.requests += 1
         try:
@@ -307,20 +323,18 @@ class ControlServer:
             return self._error(f"request is not JSON: {exc}")
         try:
             result = self.handle(request)
+            if inspect.isawaitable(result):
+                result = await result
             return (json.dumps({"ok": True, "result": result}) + "\n").encode()
-        except ControlError as exc:
-            return self._error(str(exc))
-        except CodecError as exc:
-            return self._error(str(exc))
-        except ValueError as exc:
+        except (ControlError, CodecError, ValueError) as exc:
             return self._error(str(exc))
         except Exception as exc:  # a bug must cost this request, not the agent
             log.exception("control request %r failed", request)
             return self._error(f"internal error: {type(exc).__name__}: {exc}")
 
     def handle(self, request: object) -> Any:
-        """A decoded request -> its result; ControlError, ValueError or CodecError for a
-        request that is refused (nothing changed)."""
+        """A decoded request -> its result (or an awaitable of it); ControlError,
+        ValueError or CodecError for a request that is refused (nothing changed)."""
         if not isinstance(request, dict):
             raise ControlError('a request is a JSON object: {"cmd": ..., "args": {...}}')
         unknown = set(request) - {"cmd", "args", "bridge"}
@@ -329,18 +343,40 @@ class ControlServer:
         cmd = request.get("cmd")
         if not isinstance(cmd, str):
             raise ControlError('missing "cmd" (a string)')
-        handler = self.commands.get(cmd)
-        if handler is None:
+        entry = self.commands.get(cmd)
+        if entry is None:
             raise ControlError(f"unknown command {cmd!r} (known: {', '.join(self.commands)})")
+        handler, on_bridge = entry
         args = request.get("args", {})
         if args is None:
             args = {}
         if not isinstance(args, dict):
             raise ControlError(f'{cmd}: "args" must be a JSON object')
-        bridge = request.get("bridge")
-        if bridge is not None and bridge != self.bridge:
-            raise ControlError(f"no bridge {bridge!r} here (this agent runs {self.bridge!r})")
-        return handler(args)
+        name = request.get("bridge")
+        if name is not None and not isinstance(name, str):
+            raise ControlError('"bridge" must be a string')
+        if on_bridge is None:
+            return handler(None if name is None else self.bridge(name), args)
+        if not on_bridge:
+            if name is not None:
+                self.bridge(name)  # an unknown bridge is an error for every command
+            return handler(args)
+        return handler(self.bridge(name), args)
+
+    def bridge(self, name: str | None) -> BridgeLike:
+        """The bridge named ``name``, or the only one; ControlError otherwise."""
+        bridges = self.bridges
+        if name is None:
+            if len(bridges) == 1:
+                return next(iter(bridges.values()))
+            if not bridges:
+                raise ControlError("this agent has no bridge (add one with swctl add-br)")
+            raise ControlError(f"several bridges here ({', '.join(sorted(bridges))}): name one")
+        found = bridges.get(name)
+        if found is None:
+            known = ", ".join(sorted(bridges)) or "none"
+            raise ControlError(f"no bridge {name!r} here (bridges: {known})")
+        return found
 
     # -- argument helpers
 
@@ -369,10 +405,10 @@ class ControlServer:
             raise ControlError(f"{cmd}: {name} must be true or false")
         return value
 
-    def _port_numbers(self, text: str) -> str:
+    def _port_numbers(self, br: BridgeLike, text: str) -> str:
         """``text`` with port names after in_port=, out_port=, output:, watch_port:
         replaced by their OpenFlow numbers (reserved names and numbers stay)."""
-        by_name = {port.name: number for number, port in self.switch.ports.items()}
+        by_name = {port.name: number for number, port in br.switch.ports.items()}
 
         def number(m: re.Match[str]) -> str:
             name = m.group("name")
@@ -382,28 +418,22 @@ class ControlServer:
 
         return _PORT_WORD.sub(number, text)
 
-    def _port(self, text: str) -> int:
-        """An OpenFlow port from a number, a reserved name or a port's name."""
-        for number, port in self.switch.ports.items():
-            if port.name == text:
-                return number
-        try:
-            number = fa.parse_port(text)
-        except ValueError:
-            raise ControlError(f"no port {text!r} on bridge {self.bridge}") from None
-        if number not in self.switch.ports:
-            raise ControlError(f"no port {text!r} on bridge {self.bridge}")
-        return number
-
-    def _port_name(self, number: int) -> str:
-        port = self.switch.ports.get(number)
+    def _port_name(self, br: BridgeLike, number: int) -> str:
+        port = br.switch.ports.get(number)
         return port.name if port is not None else PORT_NAMES.get(number, str(number))
 
     # -- commands
 
-    def cmd_show(self, args: dict[str, Any]) -> dict[str, Any]:
+    def cmd_show(self, br: BridgeLike | None, args: dict[str, Any]) -> dict[str, Any]:
+        """One bridge (named, or the only one): its description; several:
+        ``{"bridges": [description, ...]}`` (like ``ovs-vsctl show``)."""
         self._args("show", args, ())
-        sw, mgr = self.switch, self.mgr
+        if br is None and len(self.bridges) != 1:
+            return {"bridges": [self._show(self.bridges[name]) for name in sorted(self.bridges)]}
+        return self._show(br if br is not None else self.bridge(None))
+
+    def _show(self, br: BridgeLike) -> dict[str, Any]:
+        sw, mgr = br.switch, br.mgr
         ports = []
         for number, port in sorted(sw.ports.items()):
             info = sw.dp.port_get(port.dp_port)
@@ -440,7 +470,7 @@ class ControlServer:
                 entry.update(version=live[0]["version"], role=live[0]["role"])
             controllers.append(entry)
         return {
-            "bridge": self.bridge,
+            "bridge": br.name,
             "datapath_id": f"{mgr.datapath_id:016x}",
             "n_tables": len(sw.tables.tables),
             "protocols": [VERSION_NAMES.get(v, f"0x{v:02x}") for v in mgr.versions],
@@ -449,95 +479,14 @@ class ControlServer:
             "ports": ports,
             "controllers": controllers,
             "connections": [info for conn, info in conns if not conn.active],
+            "pending_ports": [{"name": name, "error": why}
+                              for name, why in sorted(getattr(br, "pending", {}).items())],
         }
 
-    def _flow_filter(self, text: str | None, command: int) -> FlowStatsRequest:
-        if text is None:
-            return FlowStatsRequest()
-        fm = flowtext.parse_flow(self._port_numbers(text), command=command, version=OFP13)
-        return FlowStatsRequest(match=fm.match, table_id=fm.table_id, out_port=fm.out_port,
-                                out_group=fm.out_group, cookie=fm.cookie,
-                                cookie_mask=fm.cookie_mask)
-
-    def cmd_dump_flows(self, args: dict[str, Any]) -> dict[str, Any]:
-        self._args("dump-flows", args, ("flow",))
-        text = self._text("dump-flows", args, "flow", required=False)
-        request = self._flow_filter(text, OFPFC_DELETE)
-        reply = stats.flow_stats(self.switch, request, OFP13)  # pulls the datapath counters
-        return {"flows": [_flow_entry(entry) for entry in reply.entries]}
-
-    def _flow_mod(self, cmd: str, args: dict[str, Any], command: int,
-                  strict_command: int | None, *, required: bool) -> dict[str, Any]:
-        self._args(cmd, args, ("flow", "strict") if strict_command is not None else ("flow",))
-        text = self._text(cmd, args, "flow", required=required) or ""
-        if strict_command is not None and self._flag(cmd, args, "strict"):
-            command = strict_command
-        fm = flowtext.parse_flow(self._port_numbers(text), command=command, version=OFP13)
-        sw = self.switch
-        before = len(sw.tables)
-        removed = sw.flow_mod(fm, OFP13)
-        return {"flows": len(sw.tables), "added": max(0, len(sw.tables) - before),
-                "deleted": max(0, before - len(sw.tables)), "flow_removed": len(removed)}
-
-    def cmd_add_flow(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._flow_mod("add-flow", args, OFPFC_ADD, None, required=True)
-
-    def cmd_mod_flows(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._flow_mod("mod-flows", args, OFPFC_MODIFY, OFPFC_MODIFY_STRICT,
-                              required=True)
-
-    def cmd_del_flows(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._flow_mod("del-flows", args, OFPFC_DELETE, OFPFC_DELETE_STRICT,
-                              required=False)
-
-    def cmd_dump_ports(self, args: dict[str, Any]) -> dict[str, Any]:
-        self._args("dump-ports", args, ("port",))
-        port = args.get("port")
-        number = OFPP_ANY
-        if isinstance(port, int) and not isinstance(port, bool):
-            if port not in self.switch.ports:
-                raise ControlError(f"no port {port} on bridge {self.bridge}")
-            number = port
-        elif port is not None:
-            text = self._text("dump-ports", args, "port", required=False)
-            if text is not None:
-                number = self._port(text)
-        reply = stats.port_stats(self.switch, number, OFP13)
-        entries = []
-        for e in reply.entries:
-            entries.append({
-                "port_no": e.port_no, "port": fa.format_port(e.port_no),
-                "name": self._port_name(e.port_no),
-                "rx_packets": e.rx_packets, "rx_bytes": e.rx_bytes, "rx_dropped": e.rx_dropped,
-                "rx_errors": e.rx_errors, "rx_frame_err": e.rx_frame_err,
-                "rx_over_err": e.rx_over_err, "rx_crc_err": e.rx_crc_err,
-                "tx_packets": e.tx_packets, "tx_bytes": e.tx_bytes, "tx_dropped": e.tx_dropped,
-                "tx_errors": e.tx_errors, "collisions": e.collisions,
-                "duration": flowtext.format_duration(e.duration_sec, e.duration_nsec),
-            })
-        return {"ports": entries}
-
-    def cmd_dump_groups(self, args: dict[str, Any]) -> dict[str, Any]:
-        self._args("dump-groups", args, ())
-        sw = self.switch
-        sw.pull_stats()
-        counters = {s.group_id: s for s in sw.group_table.group_stats(OFPG_ALL)}
-        return {"groups": [_group_entry(desc, counters.get(desc.group_id))
-                           for desc in sorted(sw.group_table.group_desc(),
-                                              key=lambda d: d.group_id)]}
-
-    def cmd_dump_meters(self, args: dict[str, Any]) -> dict[str, Any]:
-        self._args("dump-meters", args, ())
-        table = self.switch.meter_table
-        counters = {s.meter_id: s for s in table.meter_stats(OFPM_ALL)}
-        return {"meters": [_meter_entry(config, counters.get(config.meter_id))
-                           for config in sorted(table.meter_config(OFPM_ALL),
-                                                key=lambda c: c.meter_id)]}
-
-    def cmd_trace(self, args: dict[str, Any]) -> dict[str, Any]:
+    def cmd_trace(self, br: BridgeLike, args: dict[str, Any]) -> dict[str, Any]:
         self._args("trace", args, ("flow",))
         text = self._text("trace", args, "flow", required=True) or ""
-        result = tr.trace(self.switch, self._port_numbers(text))
+        result = tr.trace(br.switch, self._port_numbers(br, text))
         return {
             "flow": tr.format_packet(result.key),
             "tables": [{"table": table_id,
@@ -551,27 +500,27 @@ class ControlServer:
             "text": tr.format_trace(result),
         }
 
-    def cmd_fdb_show(self, args: dict[str, Any]) -> dict[str, Any]:
+    def cmd_fdb_show(self, br: BridgeLike, args: dict[str, Any]) -> dict[str, Any]:
         self._args("fdb-show", args, ())
-        now = self.switch.clock()
+        now = br.switch.clock()
         entries = []
-        for port, vlan, mac, age in self.switch.mac_table.entries(now):
+        for port, vlan, mac, age in br.switch.mac_table.entries(now):
             entries.append({"port": port, "port_name": fa.format_port(port),
-                            "name": self._port_name(port), "vlan": vlan,
+                            "name": self._port_name(br, port), "vlan": vlan,
                             "mac": ":".join(f"{b:02x}" for b in mac.to_bytes(6, "big")),
                             "age": max(0, int(age))})
         return {"entries": entries}
 
-    def cmd_fdb_flush(self, args: dict[str, Any]) -> dict[str, Any]:
+    def cmd_fdb_flush(self, br: BridgeLike, args: dict[str, Any]) -> dict[str, Any]:
         self._args("fdb-flush", args, ())
-        sw = self.switch
+        sw = br.switch
         count = sw.mac_table.flush()
         sw.revalidate()  # megaflows that forwarded to a learned port now flood
         return {"flushed": count}
 
-    def cmd_dp_dump_flows(self, args: dict[str, Any]) -> dict[str, Any]:
+    def cmd_dp_dump_flows(self, br: BridgeLike, args: dict[str, Any]) -> dict[str, Any]:
         self._args("dp-dump-flows", args, ())
-        dp = self.switch.dp
+        dp = br.switch.dp
         now = dp.clock()
         flows = []
         for flow in dp.flow_dump():
@@ -584,13 +533,13 @@ class ControlServer:
             })
         return {"flows": flows}
 
-    def cmd_dp_stats(self, args: dict[str, Any]) -> dict[str, Any]:
+    def cmd_dp_stats(self, br: BridgeLike, args: dict[str, Any]) -> dict[str, Any]:
         self._args("dp-stats", args, ())
-        dp = self.switch.dp
+        dp = br.switch.dp
         s = dp.stats()
         return {"name": dp.name, "hit": s.hit, "missed": s.missed, "lost": s.lost,
                 "flows": s.flows, "masks": s.masks, "malformed": s.malformed,
-                "upcalls": self.switch.upcalls_handled,
+                "upcalls": br.switch.upcalls_handled,
                 "ports": [{"port_no": p.port_no, "name": p.name, "type": p.type}
                           for p in dp.port_list()]}
 
@@ -598,70 +547,12 @@ class ControlServer:
         self._args("version", args, ())
         from switch_agent.cli import _version
 
-        return {"version": _version(), "bridge": self.bridge,
-                "protocols": [VERSION_NAMES.get(v, f"0x{v:02x}") for v in self.mgr.versions]}
+        return {"version": _version(), "bridges": sorted(self.bridges),
+                "protocols": sorted({VERSION_NAMES.get(v, f"0x{v:02x}")
+                                     for br in self.bridges.values() for v in br.mgr.versions})}
 
 
 # ------------------------------------------------------------------ result entries
-
-
-def _flow_entry(e: FlowStats) -> dict[str, Any]:
-    return {
-        "table": e.table_id, "priority": e.priority, "cookie": f"{e.cookie:#x}",
-        "duration": flowtext.format_duration(e.duration_sec, e.duration_nsec),
-        "n_packets": e.packet_count, "n_bytes": e.byte_count,
-        "idle_timeout": e.idle_timeout, "hard_timeout": e.hard_timeout,
-        "flags": [name for name, bit in FLOW_FLAGS if e.flags & bit],
-        "match": flowtext.format_match(e.match),
-        "actions": flowtext.format_actions(e.instructions, OFP13),
-        "text": flowtext.format_flow_stats(e, OFP13),
-    }
-
-
-def _group_entry(desc: GroupDesc, counters: GroupStats | None) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "group_id": desc.group_id, "type": GROUP_TYPES.get(desc.type, str(desc.type)),
-        "buckets": [{"weight": b.weight, "watch_port": fa.format_port(b.watch_port),
-                     "watch_group": b.watch_group,
-                     "actions": fa.format_action_list(b.actions, OFP13)}
-                    for b in desc.buckets],
-        "text": flowtext.format_group(desc, OFP13),
-    }
-    if counters is not None:
-        entry.update(ref_count=counters.ref_count, packet_count=counters.packet_count,
-                     byte_count=counters.byte_count,
-                     duration=flowtext.format_duration(counters.duration_sec,
-                                                       counters.duration_nsec),
-                     bucket_stats=[{"packet_count": b.packet_count, "byte_count": b.byte_count}
-                                   for b in counters.bucket_stats])
-    return entry
-
-
-def _meter_entry(config: MeterConfig, counters: MeterStats | None) -> dict[str, Any]:
-    bands: list[dict[str, Any]] = []
-    for band in config.bands:
-        item: dict[str, Any] = {"rate": band.rate, "burst_size": band.burst_size}
-        if isinstance(band, MeterBandDscpRemark):
-            item.update(type="dscp_remark", prec_level=band.prec_level)
-        elif isinstance(band, MeterBandDrop):
-            item["type"] = "drop"
-        else:
-            item["type"] = "experimenter"
-        bands.append(item)
-    entry: dict[str, Any] = {
-        "meter_id": config.meter_id,
-        "flags": [name for name, bit in METER_FLAGS if config.flags & bit],
-        "bands": bands, "text": flowtext.format_meter(config),
-    }
-    if counters is not None:
-        entry.update(flow_count=counters.flow_count, packet_in_count=counters.packet_in_count,
-                     byte_in_count=counters.byte_in_count,
-                     duration=flowtext.format_duration(counters.duration_sec,
-                                                       counters.duration_nsec),
-                     band_stats=[{"packet_count": b.packet_band_count,
-                                  "byte_count": b.byte_band_count}
-                                 for b in counters.band_stats])
-    return entry
 
 
 # ------------------------------------------------------------------ the client

@@ -8,12 +8,15 @@ dump-flows``, ``ovs-appctl fdb/show``, ``dpctl/dump-flows``...), or as JSON with
 
   swctl [--socket PATH | --bridge NAME] [--json] COMMAND ...
     show [BRIDGE]                    bridge, ports, controllers and connections
-    dump-flows [BRIDGE] [FLOW]       OpenFlow flows (optional ovs-ofctl filter)
-    add-flow [BRIDGE] FLOW           add a flow (ovs-ofctl syntax)
-    mod-flows [--strict] [BRIDGE] FLOW
-    del-flows [--strict] [BRIDGE] [FLOW]
-    dump-ports [BRIDGE] [PORT]       port counters (PORT: number, LOCAL or name)
-    dump-groups [BRIDGE], dump-meters [BRIDGE]
+  OpenFlow flow tools, over OpenFlow like ovs-ofctl (switch_agent/ofctl.py): to the
+  bridge's management socket DIR/BRIDGE.mgmt beside the control socket, or to any
+  switch with --of tcp:IP[:PORT]|unix:PATH; -O OpenFlow10|OpenFlow13:
+    dump-flows [BRIDGE] [FLOW], add-flow [BRIDGE] FLOW, add-flows [BRIDGE] FILE,
+    mod-flows [--strict] [BRIDGE] FLOW, del-flows [--strict] [BRIDGE] [FLOW],
+    dump-ports [BRIDGE] [PORT], dump-ports-desc, dump-tables, ofshow [BRIDGE],
+    dump-groups/del-groups [BRIDGE] [GROUP], add-group/mod-group [BRIDGE] GROUP,
+    dump-meters/del-meters [BRIDGE] [METER], add-meter/mod-meter [BRIDGE] METER,
+    packet-out [BRIDGE] IN_PORT ACTIONS PACKET...
     trace [BRIDGE] FLOW              ofproto/trace: tables, actions, megaflow
     fdb-show [BRIDGE], fdb-flush [BRIDGE]     NORMAL's MAC table
     dp-dump-flows [BRIDGE], dp-stats [BRIDGE] the datapath's megaflows and counters
@@ -27,7 +30,7 @@ word) ``/run/switch-agent/NAME.ctl`` (``$SWITCH_AGENT_RUNDIR`` replaces the
 directory), else the only socket there.  A first word is a BRIDGE when more words
 follow, or when it cannot be flow text (no ``=``, not a protocol such as ``tcp``);
 a lone word after dump-ports is the PORT when it is a number or a reserved name
-(LOCAL) or when --socket/--bridge already names the agent, else the BRIDGE.  Exit status 0, or 1 with
+(LOCAL) or when --socket/--bridge/--of already names the switch, else the BRIDGE.  Exit status 0, or 1 with
 a one-line error on stderr when the agent is not running or refuses the command
 (2 for a bad command line).
 """
@@ -44,16 +47,14 @@ from pathlib import Path
 from typing import Any
 
 from openflow import codec, flowtext, printer
-from openflow.consts import OFP13, PORT_BY_NAME, VERSION_BY_NAME
+from openflow.consts import OFP13, VERSION_BY_NAME
 from openflow.errors import CodecError, code_name, type_name
 from openflow.wire import HEADER_SIZE
-from switch_agent import control
+from switch_agent import control, ofctl, swctl_admin
 
 EXIT_BAD_INPUT = 1
 EXIT_FAILED = 1
 _HEX_NOISE = re.compile(r"0x|[\s:,]")
-_BRIDGE_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
-_NUMBER = re.compile(r"(?:0x[0-9a-fA-F]+|[0-9]+)")
 
 
 class SwctlError(Exception):
@@ -116,23 +117,10 @@ def cmd_parse_flow(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ reaching the agent
 
 
-def _looks_like_bridge(word: str) -> bool:
-    """Whether ``word`` can only be a bridge name, not flow text."""
-    return bool(_BRIDGE_WORD.fullmatch(word)) and word not in flowtext.SHORTHANDS \
-        and word != "actions"
-
-
-def _split_words(words: Sequence[str], *, text_required: bool) -> tuple[str | None, str | None]:
-    """(bridge, text) from ``[BRIDGE] [TEXT...]``."""
-    words = list(words)
-    bridge = None
-    if words and _looks_like_bridge(words[0]) and (len(words) > 1 or not text_required):
-        bridge = words.pop(0)
-    return bridge, " ".join(words) or None
-
-
 def _find_socket(args: argparse.Namespace, bridge: str | None) -> tuple[Path, str | None]:
-    """The control socket to use, and the bridge the request must be for (if named)."""
+    """The control socket to use, and the bridge the request is for (if named): the
+    ``--socket`` path; else, in the run directory, the only agent's socket or the one of
+    the agent that runs the named bridge."""
     option = getattr(args, "bridge", None)
     if bridge and option and bridge != option:
         raise SwctlError(f"two bridges named: --bridge {option} and {bridge}")
@@ -142,7 +130,7 @@ def _find_socket(args: argparse.Namespace, bridge: str | None) -> tuple[Path, st
         return Path(path), name
     if name:
         try:
-            return control.socket_path(name), name
+            own = control.socket_path(name)  # a one-bridge agent's socket is named after it
         except ValueError as exc:
             raise SwctlError(str(exc)) from None
     directory = control.run_dir()
@@ -153,11 +141,24 @@ def _find_socket(args: argparse.Namespace, bridge: str | None) -> tuple[Path, st
         found = sorted(directory.glob(f"*{control.SOCKET_SUFFIX}"))
     except OSError:
         found = []
+    if name:
+        if own in found:
+            return own, name
+        for candidate in found:  # an agent with several bridges: ask each
+            try:
+                bridges = control.request(candidate, "list-br", timeout=5.0)["bridges"]
+            except (control.ControlError, KeyError, TypeError):
+                continue
+            if name in bridges:
+                return candidate, name
+        hint = f" (agents: {', '.join(p.name for p in found)})" if found else ""
+        raise SwctlError(f"no agent running bridge {name!r} in {directory}{hint}; "
+                         f"start one with 'switch-agent run', or give --socket PATH")
     if len(found) == 1:
         return found[0], None
     if found:
         names = ", ".join(p.name[: -len(control.SOCKET_SUFFIX)] for p in found)
-        raise SwctlError(f"several bridges run here ({names}): name one with --bridge NAME")
+        raise SwctlError(f"several agents run here ({names}): name a bridge with --bridge NAME")
     hint = "" if directory.is_dir() else f" ({directory} does not exist)"
     raise SwctlError(f"no agent running: no control socket in {directory}{hint}; "
                      f"start one with 'switch-agent run', or give --socket PATH")
@@ -178,6 +179,8 @@ def _call(args: argparse.Namespace, cmd: str, cmd_args: dict[str, Any] | None = 
 
 def _show_text(r: dict[str, Any]) -> str:
     """Like ``ovs-vsctl show`` (plus the OpenFlow numbers ``ovs-ofctl show`` adds)."""
+    if "bridges" in r:  # an agent with several bridges (or none)
+        return "\n".join(_show_text(bridge) for bridge in r["bridges"]) or "(no bridges)"
     lines = [f"Bridge {r['bridge']}",
              f"    datapath_id: {r['datapath_id']}",
              f"    fail_mode: {r['fail_mode']}" + (" (fail-open: NORMAL)" if r.get("fail_open")
@@ -204,35 +207,10 @@ def _show_text(r: dict[str, Any]) -> str:
             lines.append(f"        config: {','.join(p['config'])}")
         lines.append(f"        mac_in_use: {p['mac']}")
         lines.append(f"        mtu: {p['mtu']}")
+    for p in r.get("pending_ports", []):
+        lines.append(f"    Port {p['name']}")
+        lines.append(f'        error: "{p["error"]}"')
     return "\n".join(lines)
-
-
-def _flows_text(r: dict[str, Any]) -> str:
-    """``ovs-ofctl dump-flows`` lines, which ``ovs-ofctl add-flows`` reads back."""
-    return "\n".join(flow["text"] for flow in r["flows"])
-
-
-def _ports_text(r: dict[str, Any]) -> str:
-    """``ovs-ofctl dump-ports`` blocks."""
-    lines = [f"{len(r['ports'])} ports"]
-    for e in r["ports"]:
-        lines += [
-            f"  port {e['port']:>2}: rx pkts={e['rx_packets']}, bytes={e['rx_bytes']}, "
-            f"drop={e['rx_dropped']}, errs={e['rx_errors']}, frame={e['rx_frame_err']}, "
-            f"over={e['rx_over_err']}, crc={e['rx_crc_err']}",
-            f"           tx pkts={e['tx_packets']}, bytes={e['tx_bytes']}, "
-            f"drop={e['tx_dropped']}, errs={e['tx_errors']}, coll={e['collisions']}",
-            f"           duration={e['duration']}",
-        ]
-    return "\n".join(lines)
-
-
-def _groups_text(r: dict[str, Any]) -> str:
-    return "\n".join(f" {group['text']}" for group in r["groups"])
-
-
-def _meters_text(r: dict[str, Any]) -> str:
-    return "\n".join(meter["text"] for meter in r["meters"])
 
 
 def _fdb_text(r: dict[str, Any]) -> str:
@@ -268,20 +246,9 @@ def _fdb_flush_text(r: dict[str, Any]) -> str:
     return "table successfully flushed"
 
 
-def _nothing(r: dict[str, Any]) -> str:
-    return ""
-
-
 # command -> its human output (like the OVS tool that has the command)
 _FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
     "show": _show_text,
-    "dump-flows": _flows_text,
-    "add-flow": _nothing,
-    "mod-flows": _nothing,
-    "del-flows": _nothing,
-    "dump-ports": _ports_text,
-    "dump-groups": _groups_text,
-    "dump-meters": _meters_text,
     "trace": lambda r: r["text"].rstrip("\n"),
     "fdb-show": _fdb_text,
     "fdb-flush": _fdb_flush_text,
@@ -305,34 +272,15 @@ def _output(args: argparse.Namespace, cmd: str, result: Any) -> None:
 def _agent_request(args: argparse.Namespace) -> tuple[str, dict[str, Any], str | None]:
     """(cmd, args, bridge) of an agent command from its command line words."""
     cmd, words = args.command, list(getattr(args, "words", []))
-    if cmd in ("add-flow", "mod-flows", "trace"):
-        bridge, text = _split_words(words, text_required=True)
+    if cmd == "trace":
+        bridge, text = ofctl.split_words(words, text_required=True)
         if text is None:
             raise SwctlError(f"{cmd}: missing FLOW")
         request: dict[str, Any] = {"flow": text}
-    elif cmd in ("dump-flows", "del-flows"):
-        bridge, text = _split_words(words, text_required=False)
-        request = {} if text is None else {"flow": text}
-    elif cmd == "dump-ports":
-        bridge, port = None, None
-        if len(words) > 2:
-            raise SwctlError("dump-ports: at most BRIDGE and PORT")
-        if len(words) == 2:
-            bridge, port = words
-        elif len(words) == 1:
-            word = words[0]
-            named = getattr(args, "socket", None) or getattr(args, "bridge", None)
-            if named or _NUMBER.fullmatch(word) or word.upper() in PORT_BY_NAME:
-                port = word
-            else:
-                bridge = word
-        request = {} if port is None else {"port": port}
     else:
         if len(words) > 1:
             raise SwctlError(f"{cmd}: too many arguments (at most a BRIDGE)")
         bridge, request = (words[0] if words else None), {}
-    if getattr(args, "strict", False):
-        request["strict"] = True
     return cmd, request, bridge
 
 
@@ -367,8 +315,8 @@ def cmd_version(args: argparse.Namespace) -> int:
         return 0
     print(f"swctl (switch-agent) {_version()}")
     if agent is not None:
-        print(f"agent (bridge {agent['bridge']}): switch-agent {agent['version']}, "
-              f"{','.join(agent['protocols'])}")
+        print(f"agent (bridges {', '.join(agent['bridges']) or 'none'}): switch-agent "
+              f"{agent['version']}, {','.join(agent['protocols'])}")
     return 0
 
 
@@ -393,13 +341,6 @@ def _common() -> argparse.ArgumentParser:
 _AGENT_COMMANDS: tuple[tuple[str, str, str], ...] = (
     # (command, words metavar, help)
     ("show", "[BRIDGE]", "bridge, ports, controllers and connections (ovs-vsctl show)"),
-    ("dump-flows", "[BRIDGE] [FLOW]", "OpenFlow flows, optionally filtered (ovs-ofctl)"),
-    ("add-flow", "[BRIDGE] FLOW", "add a flow"),
-    ("mod-flows", "[BRIDGE] FLOW", "modify the actions of matching flows"),
-    ("del-flows", "[BRIDGE] [FLOW]", "delete matching flows (all without FLOW)"),
-    ("dump-ports", "[BRIDGE] [PORT]", "port counters"),
-    ("dump-groups", "[BRIDGE]", "groups"),
-    ("dump-meters", "[BRIDGE]", "meters"),
     ("trace", "[BRIDGE] FLOW", "what the pipeline does with a packet (ofproto/trace)"),
     ("fdb-show", "[BRIDGE]", "NORMAL's MAC learning table"),
     ("fdb-flush", "[BRIDGE]", "empty the MAC learning table"),
@@ -411,18 +352,19 @@ _AGENT_COMMANDS: tuple[tuple[str, str, str], ...] = (
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
-        prog="swctl", description="switch-agent operator CLI", parents=[common],
+        prog="swctl", description="switch-agent operator CLI",
+        parents=[common, ofctl.target_options()],
         epilog="The agent commands take --socket/--bridge/--json/--timeout before or "
                "after the command.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     for name, metavar, text in _AGENT_COMMANDS:
         p = sub.add_parser(name, help=text, description=text, parents=[common])
-        if name in ("mod-flows", "del-flows"):
-            p.add_argument("--strict", action="store_true",
-                           help="match priority and fields exactly")
         p.add_argument("words", nargs="*", metavar=metavar)
         p.set_defaults(func=cmd_agent)
+    ofctl.register(sub, common)  # the OpenFlow flow tools
+
+    swctl_admin.register(sub, common)
 
     p = sub.add_parser("ofp-print", help="decode and print OpenFlow messages given in hex")
     p.add_argument("hex", nargs="+", help="message bytes in hex (spaces, colons, 0x allowed)")

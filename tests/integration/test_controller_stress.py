@@ -510,7 +510,7 @@ def test_packet_in_flood_rate_limited_controller_stays(netns_lab: NetnsLab, ryu_
     seen = delta["hit"] + delta["missed"]
     # hit + missed: the flood's frames and the 80 pings' requests and replies
     assert received <= seen <= received + 200, (received, delta)
-    flows = sl.request("dump-flows")["flows"]
+    flows = sl.swctl("dump-flows")["flows"]
     assert sorted(f["priority"] for f in flows) == [0, 10, 10], flows  # none for the flood
     to_controller = [f for f in flows if f["priority"] == 0][0]["n_packets"]
     assert received <= to_controller <= received + 10, (to_controller, received)

@@ -23,6 +23,7 @@ from openflow.consts import OFPP_ANY, OFPTT_ALL
 from openflow.flowtext import parse_flow
 from openflow.match import Match
 from switch_agent.cli import _port_spec, agent_main
+from switch_agent.config import PortConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,10 +50,12 @@ def test_bad_arguments_are_usage_errors(argv: list[str]) -> None:
 
 
 def test_port_specs() -> None:
-    assert _port_spec("veth1") == ("system", "veth1", None)
-    assert _port_spec("veth2=5") == ("system", "veth2", 5)
-    assert _port_spec("dummy:p1") == ("dummy", "p1", None)
-    assert _port_spec("internal:br0=0xfffffffe") == ("internal", "br0", 0xFFFFFFFE)
+    assert _port_spec("veth1") == PortConfig("veth1", "system", None)
+    assert _port_spec("veth2=5") == PortConfig("veth2", "system", 5)
+    assert _port_spec("dummy:p1") == PortConfig("p1", "dummy", None)
+    assert _port_spec("internal:br0=0xfffffffe") == PortConfig("br0", "internal", 0xFFFFFFFE)
+    with pytest.raises(ValueError, match="out of range"):
+        _port_spec("dummy:p1=0xfffffffe")  # LOCAL is for an internal port
 
 
 def free_port() -> int:

@@ -30,7 +30,7 @@ from openflow.flowtext import parse_flow, parse_group, parse_meter
 from openflow.messages import RoleRequest
 from switch_agent import control, swctl
 from switch_agent.connmgr import ConnManager
-from switch_agent.control import ControlServer
+from switch_agent.control import BridgeView, ControlServer
 from switch_agent.flowtable import OFP13
 from switch_agent.ofproto import Switch
 from tests.unit.test_connmgr import Controller, free_port
@@ -56,8 +56,11 @@ class Agent:
         for netdev in self.ports:
             self.sw.add_port(netdev)
         self.mgr = ConnManager(self.sw, datapath_id=0xABC)
-        self.server = ControlServer(self.sw, self.mgr, "br0", self.path, **server_args)
+        self.server = ControlServer({"br0": BridgeView("br0", self.sw, self.mgr)}, self.path,
+                                    **server_args)
         self.call(self.server.start)
+        # the bridge's OpenFlow management socket, as the agent opens it (swctl's flow tools)
+        self.call(self.mgr.listen, f"punix:{control.mgmt_path('br0', self.path.parent)}")
 
     def call(self, fn, *args):
         async def run():
@@ -190,10 +193,10 @@ def test_version(agent, capsys):
     assert status == 0
     first, second = out.splitlines()
     assert first.startswith("swctl (switch-agent) ")
-    assert second == (f"agent (bridge br0): switch-agent {first.split()[-1]}, "
+    assert second == (f"agent (bridges br0): switch-agent {first.split()[-1]}, "
                       f"OpenFlow10,OpenFlow13")
     status, out, _ = swctl_run(capsys, agent, "version", "--json")
-    assert json.loads(out)["agent"]["bridge"] == "br0"
+    assert json.loads(out)["agent"]["bridges"] == ["br0"]
 
 
 # ------------------------------------------------------------------ flows
@@ -334,7 +337,7 @@ def test_mod_and_del_flows(agent, capsys):
     (("trace", "tcp"), "swctl: trace: "),
     (("trace", "in_port=1,nw_dst=1.2.3.4"), "prerequisites not met"),
     (("show", "br0", "extra"), "too many arguments"),
-    (("show", "br7"), "no bridge 'br7' here (this agent runs 'br0')"),
+    (("show", "br7"), "no bridge 'br7' here (bridges: br0)"),
     (("--bridge", "br1", "show", "br2"), "two bridges named"),
 ])
 def test_bad_input_is_one_line_and_nonzero(agent, capsys, argv, message):
@@ -477,52 +480,50 @@ def test_dp_dump_flows_and_stats(agent, capsys):
 def test_raw_json_protocol_and_errors(agent):
     replies = raw(
         agent.path,
-        b'{"cmd": "add-flow", "args": {"flow": "in_port=1,actions=output:2"}}\n',
+        b'{"cmd": "trace", "args": {"flow": "in_port=p1,tcp"}}\n',
         b"\n",  # blank lines are skipped
-        b'{"cmd": "dump-flows", "bridge": "br0"}\n',
+        b'{"cmd": "dp-stats", "bridge": "br0"}\n',
         b"not json\n",
         b"[1, 2]\n",
         b'{"cmd": "nope"}\n',
         b'{"args": {}}\n',
-        b'{"cmd": "dump-flows", "args": {"flow": 5}}\n',
-        b'{"cmd": "dump-flows", "args": {"filter": "ip"}}\n',
-        b'{"cmd": "dump-flows", "args": []}\n',
-        b'{"cmd": "del-flows", "args": {"strict": "yes"}}\n',
+        b'{"cmd": "trace", "args": {"flow": 5}}\n',
+        b'{"cmd": "trace", "args": {"filter": "ip"}}\n',
+        b'{"cmd": "fdb-show", "args": []}\n',
+        b'{"cmd": "show", "bridge": 7}\n',
         b'{"cmd": "show", "bridge": "br9"}\n',
         b'{"cmd": "show", "extra": 1}\n',
-        b'{"cmd": "dump-ports", "args": {"port": 9}}\n',
-        b'{"cmd": "dump-ports", "args": {"port": 1}}\n',
+        b'{"cmd": "add-flow", "args": {"flow": "actions=drop"}}\n',  # OpenFlow's job now
+        b'{"cmd": "version"}\n',
         b"\xff\xfe\n",
     )
-    assert replies[0] == {"ok": True, "result": {"flows": 1, "added": 1, "deleted": 0,
-                                                 "flow_removed": 0}}
-    assert replies[1]["ok"] and replies[1]["result"]["flows"][0]["match"] == "in_port=1"
+    assert replies[0]["ok"] and replies[0]["result"]["flow"].startswith("tcp,in_port=1,")
+    assert replies[1]["ok"] and replies[1]["result"]["name"] == "br0"
     errors = [r["error"] for r in replies[2:] if not r["ok"]]
     assert errors[0].startswith("request is not JSON:")
+    known = "show, trace, fdb-show, fdb-flush, dp-dump-flows, dp-stats, version"
     assert errors[1:-1] == [
         'a request is a JSON object: {"cmd": ..., "args": {...}}',
-        "unknown command 'nope' (known: show, dump-flows, add-flow, mod-flows, del-flows, "
-        "dump-ports, dump-groups, dump-meters, trace, fdb-show, fdb-flush, dp-dump-flows, "
-        "dp-stats, version)",
+        f"unknown command 'nope' (known: {known})",
         'missing "cmd" (a string)',
-        "dump-flows: flow must be a string",
-        "dump-flows: unknown argument(s) filter (known: flow)",
-        'dump-flows: "args" must be a JSON object',
-        "del-flows: strict must be true or false",
-        "no bridge 'br9' here (this agent runs 'br0')",
+        "trace: flow must be a string",
+        "trace: unknown argument(s) filter (known: flow)",
+        'fdb-show: "args" must be a JSON object',
+        '"bridge" must be a string',
+        "no bridge 'br9' here (bridges: br0)",
         "unknown request key(s): extra",
-        "no port 9 on bridge br0",
+        f"unknown command 'add-flow' (known: {known})",
     ]
-    assert replies[-2]["ok"] and replies[-2]["result"]["ports"][0]["name"] == "p1"
+    assert replies[-2]["ok"] and replies[-2]["result"]["bridges"] == ["br0"]
     assert replies[-1]["error"].startswith("request is not JSON:")
     assert all("\n" not in r.get("error", "") for r in replies)
 
 
 def test_a_bug_in_a_handler_is_an_error_reply(agent):
-    def broken(args):
+    def broken(br, args):
         raise RuntimeError("boom\nsecond line")
 
-    agent.server.commands["show"] = broken
+    agent.server.commands["show"] = (broken, None)
     (reply,) = raw(agent.path, b'{"cmd": "show"}\n')
     assert reply == {"ok": False, "error": "internal error: RuntimeError: boom second line"}
     (reply,) = raw(agent.path, b'{"cmd": "version"}\n')
@@ -563,7 +564,7 @@ def test_socket_permissions_stale_socket_and_close(tmp_path):
         assert stat.S_IMODE(os.stat(agent.path.parent).st_mode) == 0o700
         assert stat.S_IMODE(os.stat(agent.path).st_mode) == 0o600
         # a second agent on the same socket is refused; the first keeps it
-        other = ControlServer(agent.sw, agent.mgr, "br0", agent.path)
+        other = ControlServer({"br0": BridgeView("br0", agent.sw, agent.mgr)}, agent.path)
         with pytest.raises(OSError, match="another agent is running"):
             agent.call(other.start)
         (reply,) = raw(agent.path, b'{"cmd": "version"}\n')
@@ -578,13 +579,13 @@ def test_socket_permissions_stale_socket_and_close(tmp_path):
     leftover.close()
     loop = asyncio.new_event_loop()
     try:
-        server = ControlServer(agent.sw, agent.mgr, "br0", path)
+        server = ControlServer({"br0": BridgeView("br0", agent.sw, agent.mgr)}, path)
         loop.run_until_complete(server.start())
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         loop.run_until_complete(server.close())
         path.write_text("not a socket")
         with pytest.raises(FileExistsError, match="is not a socket"):
-            loop.run_until_complete(ControlServer(agent.sw, agent.mgr, "br0", path).start())
+            loop.run_until_complete(ControlServer({"br0": BridgeView("br0", agent.sw, agent.mgr)}, path).start())
     finally:
         loop.close()
         shutil.rmtree(path.parent, ignore_errors=True)
@@ -604,24 +605,30 @@ def test_default_path_from_bridge_and_run_dir(monkeypatch, capsys):
             assert out.startswith("Bridge br0\n")
         status, _, err = swctl_run(capsys, None, "--bridge", "br1", "show")
         assert status == 1
-        assert err == (f"swctl: show: no agent listening on {agent.path.parent}/br1.ctl "
-                       f"(is switch-agent running?)\n")
+        assert err == (f"swctl: show: no agent running bridge 'br1' in {agent.path.parent} "
+                       f"(agents: br0.ctl); start one with 'switch-agent run', or give "
+                       f"--socket PATH\n")
         (agent.path.parent / "br2.ctl").touch()
         status, _, err = swctl_run(capsys, None, "dp-stats")
         assert status == 1
-        assert err == ("swctl: dp-stats: several bridges run here (br0, br2): "
-                       "name one with --bridge NAME\n")
+        assert err == ("swctl: dp-stats: several agents run here (br0, br2): "
+                       "name a bridge with --bridge NAME\n")
     finally:
         agent.close()
 
 
 def test_no_agent_running(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(control.RUN_DIR_ENV, str(tmp_path / "none"))
-    status, out, err = swctl_run(capsys, None, "dump-flows")
+    status, out, err = swctl_run(capsys, None, "fdb-show")
     assert status == 1 and out == ""
-    assert err == (f"swctl: dump-flows: no agent running: no control socket in "
+    assert err == (f"swctl: fdb-show: no agent running: no control socket in "
                    f"{tmp_path}/none ({tmp_path}/none does not exist); start one with "
                    f"'switch-agent run', or give --socket PATH\n")
+    status, out, err = swctl_run(capsys, None, "dump-flows")
+    assert status == 1 and out == ""
+    assert err == (f"swctl: dump-flows: no bridge found: no OpenFlow management socket "
+                   f"(*.mgmt) in {tmp_path}/none ({tmp_path}/none does not exist); start "
+                   f"'switch-agent run', or give --of TARGET\n")
     status, out, err = swctl_run(capsys, None, "--socket", str(tmp_path / "x.ctl"), "show")
     assert status == 1 and "no agent listening on" in err
     status, out, _ = swctl_run(capsys, None, "version")  # offline: still works

@@ -1,4 +1,5 @@
-"""swctl's offline commands: ofp-print and parse-flow, end to end through main()."""
+"""swctl end to end through main(): the offline commands (ofp-print, parse-flow) and the
+wiring of the OpenFlow flow tools (tests/unit/test_ofctl.py tests them against a switch)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from openflow import codec
 from openflow.consts import OFP10, OFP13
-from switch_agent import swctl
+from switch_agent import ofctl, swctl
 from tests.samples import corpus
 
 FLOW = "priority=10,in_port=1,ip,nw_dst=10.0.0.0/24,actions=output:2"
@@ -82,3 +83,27 @@ def test_ofp_print_bad_input_exits_nonzero_with_type_code(capsys, hex_text, expe
 def test_ofp_print_rejects_non_hex(capsys) -> None:
     status, _, err = run(capsys, "ofp-print", "zz")
     assert status == 1 and "not a hex string" in err
+
+
+def test_flow_tools_are_registered_with_target_options_before_or_after() -> None:
+    parser = swctl.build_parser()
+    for argv in (["--of", "tcp:127.0.0.1:6653", "-O", "OpenFlow10", "dump-flows", "tcp"],
+                 ["dump-flows", "--of", "tcp:127.0.0.1:6653", "-O", "OpenFlow10", "tcp"]):
+        args = parser.parse_args(argv)
+        assert (args.func, args.of, args.of_protocol, args.words) == (
+            ofctl.cmd_ofctl, "tcp:127.0.0.1:6653", "OpenFlow10", ["tcp"])
+    for name in ("dump-flows", "add-flow", "add-flows", "mod-flows", "del-flows", "dump-ports",
+                 "dump-ports-desc", "dump-tables", "dump-groups", "add-group", "mod-group",
+                 "del-groups", "dump-meters", "add-meter", "mod-meter", "del-meters",
+                 "packet-out", "ofshow"):
+        assert parser.parse_args([name]).func is ofctl.cmd_ofctl, name
+    assert parser.parse_args(["del-flows", "--strict", "in_port=1"]).strict is True
+    # the control-socket commands stay where they were
+    assert parser.parse_args(["trace", "in_port=1"]).func is swctl.cmd_agent
+
+
+def test_flow_tool_without_a_switch_is_one_line(capsys, tmp_path) -> None:
+    status, out, err = run(capsys, "--socket", str(tmp_path / "br0.ctl"), "dump-flows", "br0")
+    assert (status, out) == (1, "")
+    assert err == (f"swctl: dump-flows: no bridge br0: no switch listening on "
+                   f"unix:{tmp_path}/br0.mgmt (is switch-agent running?)\n")

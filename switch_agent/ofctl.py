@@ -1,0 +1,855 @@
+"""ofctl: swctl's OpenFlow flow tools -- ovs-ofctl's commands, spoken over OpenFlow.
+
+Sits beside swctl.py (which owns the command line and calls ``register``) on top of
+openflow/: a small blocking client (``OfClient``: a socket driven through the sans-IO
+``openflow.channel.Channel`` -- HELLO negotiation, echo replies, multipart
+reassembly) and the commands dump-flows, add-flow, add-flows, mod-flows, del-flows,
+dump-ports, dump-ports-desc, dump-tables, dump-groups, add-group, mod-group,
+del-groups, dump-meters, add-meter, mod-meter, del-meters, packet-out and ofshow.
+Like ovs-ofctl they work against any OpenFlow 1.0/1.3 switch, our agent included.
+
+Where they connect (Open vSwitch's design, which ovs-ofctl follows): ``--of TARGET``
+(``tcp:IP[:PORT]``, port 6653 by default; ``unix:PATH``; a path; a bridge name), else
+the bridge's management socket ``DIRECTORY/BRIDGE.mgmt`` (control.mgmt_path) where
+DIRECTORY holds the agent's control socket (that of ``--socket PATH``, else
+control.run_dir()); the BRIDGE word may be left out when DIRECTORY holds one ``.mgmt``
+socket.  ``-O OpenFlow10|OpenFlow13`` (or both, comma-separated) restricts what the
+HELLO offers.  Port names in flow text (``in_port=p1``, ``output:p1``, ``out_port=``,
+``watch_port:``, ``enqueue:``) and as command arguments become numbers through the
+switch's port descriptions, as ovs-ofctl does.  Modifications end with a barrier, so
+every OFPT_ERROR the switch answers is reported (one line each, naming the error's
+type and code) and the exit status is 1.
+
+Output: what swctl printed when these commands went through the control socket
+(dump-flows lines that ``ovs-ofctl add-flows`` reads back, dump-ports, dump-groups,
+dump-meters) and, for the others, ovs-ofctl 3.1's text (dump-ports-desc, dump-tables,
+ofshow = ``ovs-ofctl show``).  ``--json`` prints the shapes the control socket
+returned for the old commands.  dump-tables under OpenFlow 1.0 leaves out the
+"matching:" line of each table's features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from openflow import actions as a
+from openflow import flowtext
+from openflow import flowtext_actions as fa
+from openflow import messages as m
+from openflow.channel import Channel, Closed, MessageReceived, Negotiated
+from openflow.consts import (
+    OFP10,
+    OFP13,
+    OFPFC_ADD,
+    OFPFC_DELETE,
+    OFPFC_DELETE_STRICT,
+    OFPFC_MODIFY,
+    OFPFC_MODIFY_STRICT,
+    OFPG_ALL,
+    OFPGC_ADD,
+    OFPGC_DELETE,
+    OFPGC_MODIFY,
+    OFPM_ALL,
+    OFPMC_ADD,
+    OFPMC_DELETE,
+    OFPMC_MODIFY,
+    OFPP_ANY,
+    PORT_BY_NAME,
+    VERSION_BY_NAME,
+    VERSION_NAMES,
+)
+from openflow.errors import code_name, type_name
+from switch_agent import control
+from switch_agent import ofctl_text as text
+
+EXIT_FAILED = 1
+DEFAULT_PORT = 6653
+DEFAULT_TIMEOUT = 30.0
+BATCH = 1000  # modifications in flight before a barrier (add-flows)
+ETH_HEADER_SIZE = 14
+
+_BRIDGE_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+_NUMBER = re.compile(r"(?:0x[0-9a-fA-F]+|[0-9]+)")
+# Where flow, group and packet-out text names a port (ovs-ofctl resolves the same).
+_PORT_WORD = re.compile(r"(?P<key>\b(?:in_port|out_port)=|\b(?:output|watch_port|enqueue):)"
+                        r"(?P<name>[^,\s():]+)")
+_HEX = re.compile(r"(?:0x)?[0-9a-fA-F]+")
+_FLOW_COMMANDS = {"add": OFPFC_ADD, "modify": OFPFC_MODIFY, "modify_strict": OFPFC_MODIFY_STRICT,
+                  "delete": OFPFC_DELETE, "delete_strict": OFPFC_DELETE_STRICT}
+
+
+class OfctlError(Exception):
+    """A one-line failure for stderr (exit status 1)."""
+
+
+# ------------------------------------------------------------------ words on the command line
+
+
+def looks_like_bridge(word: str) -> bool:
+    """Whether ``word`` can only be a bridge name, not flow text."""
+    return bool(_BRIDGE_WORD.fullmatch(word)) and word not in flowtext.SHORTHANDS \
+        and word != "actions"
+
+
+def split_words(words: Sequence[str], *, text_required: bool) -> tuple[str | None, str | None]:
+    """(bridge, text) from ``[BRIDGE] [TEXT...]``."""
+    words = list(words)
+    bridge = None
+    if words and looks_like_bridge(words[0]) and (len(words) > 1 or not text_required):
+        bridge = words.pop(0)
+    return bridge, " ".join(words) or None
+
+
+# ------------------------------------------------------------------ targets
+
+
+def _connect_address(target: str) -> tuple[int, Any]:
+    """(address family, address) of ``tcp:IP[:PORT]`` or ``unix:PATH``."""
+    kind, _, rest = target.partition(":")
+    if kind == "unix" and rest:
+        return socket.AF_UNIX, rest
+    if kind == "tcp" and rest:
+        if rest.startswith("["):  # tcp:[::1]:6653
+            host, _, tail = rest[1:].partition("]")
+            port_text = tail.removeprefix(":")
+        else:
+            host, _, port_text = rest.partition(":")
+        try:
+            port = int(port_text) if port_text else DEFAULT_PORT
+        except ValueError:
+            raise OfctlError(f"bad port in {target!r}") from None
+        if not 0 < port < 65536:
+            raise OfctlError(f"bad port in {target!r}")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return family, (host, port)
+    raise OfctlError(f"unsupported target {target!r} (tcp:IP[:PORT], unix:PATH, a socket "
+                     f"path or a bridge name)")
+
+
+def _of_target(text: str) -> str:
+    """``--of`` as a connect target: a path (no colon) is unix:, a bare name a bridge."""
+    if ":" in text:
+        return text
+    if "/" in text or Path(text).exists():
+        return f"unix:{text}"
+    try:
+        return f"unix:{control.mgmt_path(text)}"
+    except ValueError as exc:
+        raise OfctlError(str(exc)) from None
+
+
+def resolve_target(args: argparse.Namespace, bridge: str | None) -> tuple[str, str | None]:
+    """(connect target, the bridge it is for) from --of, a BRIDGE word, --bridge and
+    --socket (see the module docstring)."""
+    of = getattr(args, "of", None)
+    option = getattr(args, "bridge", None)
+    if of:
+        if bridge or option:
+            raise OfctlError(f"--of {of} names the switch: no BRIDGE ({bridge or option}) "
+                             f"goes with it")
+        return _of_target(of), None
+    if bridge and option and bridge != option:
+        raise OfctlError(f"two bridges named: --bridge {option} and {bridge}")
+    name = bridge or option
+    path = getattr(args, "socket", None)
+    directory = Path(path).parent if path else control.run_dir()
+    if name:
+        try:
+            return f"unix:{control.mgmt_path(name, directory)}", name
+        except ValueError as exc:
+            raise OfctlError(str(exc)) from None
+    if path:  # --socket names one agent: its bridge, when it has only one
+        try:
+            bridges = control.request(path, "list-br", timeout=5.0)["bridges"]
+        except (control.ControlError, KeyError, TypeError):
+            bridges = None  # no agent there: look for management sockets below
+        if bridges is not None and len(bridges) == 1:
+            return f"unix:{control.mgmt_path(bridges[0], directory)}", bridges[0]
+        if bridges:
+            raise OfctlError(f"several bridges in this agent ({', '.join(bridges)}): name one "
+                             f"(BRIDGE or --bridge)")
+    if directory.is_dir() and not os.access(directory, os.R_OK | os.X_OK):
+        raise OfctlError(f"permission denied on {directory} (run as root or as the agent's "
+                         f"user, or give --of TARGET)")
+    try:
+        found = sorted(directory.glob(f"*{control.MGMT_SUFFIX}"))
+    except OSError:
+        found = []
+    if len(found) == 1:
+        return f"unix:{found[0]}", found[0].name[: -len(control.MGMT_SUFFIX)]
+    if found:
+        names = ", ".join(p.name[: -len(control.MGMT_SUFFIX)] for p in found)
+        raise OfctlError(f"several bridges run here ({names}): name one (BRIDGE or --bridge)")
+    hint = "" if directory.is_dir() else f" ({directory} does not exist)"
+    raise OfctlError(f"no bridge found: no OpenFlow management socket (*{control.MGMT_SUFFIX}) "
+                     f"in {directory}{hint}; start 'switch-agent run', or give --of TARGET")
+
+
+def _versions(args: argparse.Namespace) -> tuple[int, ...]:
+    """The versions -O allows (both by default)."""
+    text = getattr(args, "of_protocol", None)
+    if not text:
+        return (OFP10, OFP13)
+    versions = []
+    for name in text.split(","):
+        version = VERSION_BY_NAME.get(name.strip())
+        if version is None:
+            raise OfctlError(f"unknown protocol {name.strip()!r} "
+                             f"({', '.join(sorted(VERSION_BY_NAME))})")
+        versions.append(version)
+    return tuple(sorted(set(versions)))
+
+
+# ------------------------------------------------------------------ the client
+
+
+def describe_error(version: int, err: m.Error) -> str:
+    """One line naming an OFPT_ERROR like ovs-ofctl does (type/code names and numbers)."""
+    if err.experimenter is not None:
+        return f"experimenter error 0x{err.experimenter:x} (exp_type {err.code})"
+    text = (f"{code_name(version, err.type, err.code)} "
+            f"({type_name(version, err.type)} type {err.type}, code {err.code})")
+    if err.type == 0 and err.data:  # HELLO_FAILED carries text
+        text += ": " + control.one_line(err.data.decode("ascii", "replace"))
+    return text
+
+
+class OfClient:
+    """One OpenFlow connection to a switch, as a controller-side tool: blocking, every
+    wait bounded by ``timeout`` seconds.
+
+        with OfClient("unix:/run/switch-agent/br0.mgmt", (OFP13,)) as client:
+            reply = client.request(m.FlowStatsRequest())
+    """
+
+    def __init__(self, target: str, versions: Sequence[int] = (OFP10, OFP13), *,
+                 timeout: float = DEFAULT_TIMEOUT, bridge: str | None = None) -> None:
+        self.target = target
+        self.timeout = timeout
+        self.where = f"bridge {bridge}" if bridge else "this switch"  # for messages
+        self.flow_removed = 0  # FLOW_REMOVED messages seen (flows deleted with send_flow_rem)
+        self.last_xid = 0  # of the last message sent (ovs-ofctl prints replies with it)
+        self._ports: list[m.Port] | None = None
+        family, address = _connect_address(target)
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(address)
+        except (FileNotFoundError, ConnectionRefusedError):
+            self.sock.close()
+            what = f"no bridge {bridge}: " if bridge else ""
+            raise OfctlError(f"{what}no switch listening on {target} "
+                             f"(is switch-agent running?)") from None
+        except PermissionError:
+            self.sock.close()
+            raise OfctlError(f"permission denied on {target} (run as root or as the "
+                             f"agent's user)") from None
+        except OSError as exc:
+            self.sock.close()
+            raise OfctlError(f"cannot connect to {target}: {exc.strerror or exc}") from None
+        self.channel = Channel(versions, role="controller", echo_interval=None)
+        try:
+            self._write(self.channel.initiate())
+            event = self._event(time.monotonic() + timeout)
+        except BaseException:
+            self.sock.close()
+            raise
+        if not isinstance(event, Negotiated):
+            self.sock.close()
+            raise OfctlError(f"{target}: no OpenFlow HELLO ({event})")
+        self.version = event.version
+
+    def __enter__(self) -> OfClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    # -- the wire
+
+    def _write(self, data: bytes) -> None:
+        if data:
+            try:
+                self.sock.sendall(data)
+            except OSError as exc:
+                raise OfctlError(f"connection to {self.target} failed: "
+                                 f"{exc.strerror or exc}") from None
+
+    def _event(self, deadline: float) -> Negotiated | MessageReceived:
+        """The next event that matters; OfctlError for a closed connection or timeout."""
+        while True:
+            event = self.channel.next_event()
+            output = self.channel.data_to_send()  # echo replies, HELLO_FAILED
+            if isinstance(event, Closed):
+                with contextlib.suppress(OSError):  # the peer may be gone already
+                    self.sock.sendall(output)
+                raise OfctlError(f"{self.target}: {event.reason}")
+            self._write(output)
+            if isinstance(event, Negotiated | MessageReceived):
+                return event
+            if event is not None:  # ProtocolError: an async message we cannot decode
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise OfctlError(f"no reply from {self.target} within {self.timeout:g} s")
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(1 << 16)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                raise OfctlError(f"connection to {self.target} failed: "
+                                 f"{exc.strerror or exc}") from None
+            self.channel.receive_data(data, time.monotonic())
+
+    def _message(self, deadline: float) -> MessageReceived:
+        event = self._event(deadline)
+        assert isinstance(event, MessageReceived)
+        if isinstance(event.msg, m.FlowRemoved):
+            self.flow_removed += 1
+        return event
+
+    # -- requests
+
+    def send(self, msg: m.Message) -> int:
+        """Send ``msg`` with a fresh xid, not waiting for anything; the xid."""
+        xid = self.last_xid = self.channel.next_xid()
+        try:
+            data = self.channel.send(replace(msg, xid=xid))
+        except ValueError as exc:  # the model has no form in this version
+            raise OfctlError(f"{exc} (OpenFlow {VERSION_NAMES[self.version]})") from None
+        self._write(data)
+        return xid
+
+    def request(self, msg: m.Message) -> m.Message:
+        """Send a request and return its (reassembled) reply; OfctlError for an error."""
+        xid = self.send(msg)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            event = self._message(deadline)
+            if event.xid != xid:
+                continue
+            if isinstance(event.msg, m.Error):
+                raise OfctlError(describe_error(event.version, event.msg))
+            return event.msg
+
+    def barrier(self, pending: dict[int, str]) -> list[str]:
+        """Send a barrier and wait for its reply: the errors the switch answered to
+        ``pending`` (xid -> label) meanwhile, one line each."""
+        xid = self.send(m.BarrierRequest())
+        deadline = time.monotonic() + self.timeout
+        errors: list[str] = []
+        while True:
+            event = self._message(deadline)
+            if isinstance(event.msg, m.Error) and (event.xid == xid or event.xid in pending):
+                label = pending.get(event.xid, "barrier")
+                errors.append((f"{label}: " if label else "")
+                              + describe_error(event.version, event.msg))
+            if event.xid == xid:  # the barrier's reply (or error): all before it is done
+                return errors
+
+    def modify(self, msgs: Sequence[tuple[str, m.Message]]) -> None:
+        """Send modifications (label, message), a barrier after each BATCH; OfctlError
+        with every error line when the switch refused any."""
+        errors: list[str] = []
+        for start in range(0, len(msgs), BATCH):
+            pending = {self.send(msg): label for label, msg in msgs[start : start + BATCH]}
+            errors += self.barrier(pending)
+        if errors:
+            raise OfctlError("\n".join(errors))
+
+    # -- ports
+
+    def known_ports(self, ports: Sequence[m.Port]) -> None:
+        """Take the ports from a reply already at hand (OF1.0's FEATURES_REPLY)."""
+        self._ports = sorted(ports, key=lambda p: p.port_no)
+
+    def ports(self) -> list[m.Port]:
+        """The switch's ports (PORT_DESC, or FEATURES_REPLY in OpenFlow 1.0), by number."""
+        if self._ports is None:
+            if self.version == OFP10:
+                features = self.request(m.FeaturesRequest())
+                assert isinstance(features, m.FeaturesReply)
+                self.known_ports(features.ports)
+            else:
+                reply = self.request(m.PortDescStatsRequest())
+                assert isinstance(reply, m.PortDescStatsReply)
+                self.known_ports(reply.entries)
+        assert self._ports is not None
+        return self._ports
+
+    def port_number(self, word: str) -> int:
+        """A port from a number, a reserved name (LOCAL...) or a port's name."""
+        try:
+            return fa.parse_port(word)
+        except ValueError:
+            pass
+        for port in self.ports():
+            if port.name == word:
+                return port.port_no
+        raise self.no_port(word)
+
+    def no_port(self, word: str) -> OfctlError:
+        names = ", ".join(p.name for p in self.ports())
+        return OfctlError(f"no port {word!r} on {self.where} (ports: {names or 'none'})")
+
+    def port_numbers(self, flow_text: str) -> str:
+        """``flow_text`` with port names after in_port=, out_port=, output:, watch_port:
+        and enqueue: replaced by their numbers (numbers and reserved names stay)."""
+        def number(found: re.Match[str]) -> str:
+            name = found.group("name")
+            if name.upper() in PORT_BY_NAME or _NUMBER.fullmatch(name):
+                return found.group(0)
+            return found.group("key") + str(self.port_number(name))
+
+        return _PORT_WORD.sub(number, flow_text)
+
+    def port_name(self, number: int) -> str:
+        for port in self.ports():
+            if port.port_no == number:
+                return port.name
+        return fa.format_port(number)
+
+
+# ------------------------------------------------------------------ commands
+
+Words = list[str]  # what follows the BRIDGE word on the command line
+Result = dict[str, Any]
+
+
+def _parse(parse: Callable[[], Any]) -> Any:
+    try:
+        return parse()
+    except ValueError as exc:
+        raise OfctlError(str(exc)) from None
+
+
+def _count(client: OfClient, kind: str) -> int:
+    if kind == "flows":
+        reply = client.request(m.AggregateStatsRequest())
+        assert isinstance(reply, m.AggregateStatsReply)
+        return reply.flow_count
+    request = m.GroupDescStatsRequest() if kind == "groups" else m.MeterConfigStatsRequest()
+    return len(client.request(request).entries)  # type: ignore[attr-defined]
+
+
+def _apply(client: OfClient, args: argparse.Namespace, kind: str,
+           msgs: Sequence[tuple[str, m.Message]]) -> Result:
+    """Send modifications; with --json count the flows/groups/meters around them."""
+    counting = bool(getattr(args, "json", False))
+    before = _count(client, kind) if counting else 0
+    seen = client.flow_removed
+    client.modify(msgs)
+    if not counting:
+        return {}
+    after = _count(client, kind)
+    result = {kind: after, "added": max(0, after - before), "deleted": max(0, before - after)}
+    if kind == "flows":
+        result["flow_removed"] = client.flow_removed - seen
+    return result
+
+
+def _need_v13(client: OfClient, what: str) -> None:
+    if client.version == OFP10:
+        raise OfctlError(f"{what} need OpenFlow 1.1 or later (this connection speaks "
+                         f"OpenFlow10; allow OpenFlow13 with -O)")
+
+
+def _lower_actions(actions: Sequence[a.Action], version: int) -> tuple[a.Action, ...]:
+    """Group bucket and packet-out actions in ``version``'s form (mod_vlan_vid becomes
+    push_vlan + set_field in OpenFlow 1.3); like ovs-ofctl, set_field is not checked
+    against a match (there is none)."""
+    state: dict[str, tuple[int, int | None]] = {}
+    out: list[a.Action] = []
+    for act in actions:
+        if isinstance(act, a.SetField) and version != OFP10:
+            out.append(act)
+            continue
+        for inst in fa.resolve_instructions((a.ApplyActions((act,)),), state, version):
+            assert isinstance(inst, a.ApplyActions)
+            out += inst.actions
+    return tuple(out)
+
+
+# -- flows
+
+
+def _flow_mod(client: OfClient, flow_text: str, command: int) -> m.FlowMod:
+    return _parse(lambda: flowtext.parse_flow(client.port_numbers(flow_text), command=command,
+                                              version=client.version))
+
+
+def run_dump_flows(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+    request = m.FlowStatsRequest()
+    if words:
+        fm = _flow_mod(client, " ".join(words), OFPFC_DELETE)
+        request = m.FlowStatsRequest(match=fm.match, table_id=fm.table_id, out_port=fm.out_port,
+                                     out_group=fm.out_group, cookie=fm.cookie,
+                                     cookie_mask=fm.cookie_mask)
+    reply = client.request(request)
+    assert isinstance(reply, m.FlowStatsReply)
+    return {"flows": [text.flow_entry(e, client.version) for e in reply.entries]}
+
+
+def _flow_command(command: int, strict_command: int | None = None) -> Callable[..., Result]:
+    def run(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+        chosen = strict_command if strict_command is not None and args.strict else command
+        if not words and command != OFPFC_DELETE:
+            raise OfctlError("missing FLOW")
+        return _apply(client, args, "flows", [("", _flow_mod(client, " ".join(words), chosen))])
+
+    return run
+
+
+def flow_file_lines(data: str) -> list[tuple[int, str]]:
+    """(line number, flow) of an ovs-ofctl flow file: '#' starts a comment, blank lines
+    are skipped, a backslash at the end of a line continues it."""
+    lines: list[tuple[int, str]] = []
+    pending, start = "", 0
+    for number, line in enumerate(data.splitlines(), 1):
+        line = line.split("#", 1)[0].rstrip()
+        start = start if pending else number
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line, pending = (pending + line).strip(), ""
+        if line:
+            lines.append((start, line))
+    if pending.strip():
+        lines.append((start, pending.strip()))
+    return lines
+
+
+def run_add_flows(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+    if len(words) != 1:
+        raise OfctlError("needs one FILE ('-' for stdin)")
+    name = words[0]
+    try:
+        data = sys.stdin.read() if name == "-" else Path(name).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OfctlError(f"{name}: {getattr(exc, 'strerror', None) or exc}") from None
+    msgs = []
+    for number, line in flow_file_lines(data):
+        keyword, _, rest = line.partition(" ")
+        command = _FLOW_COMMANDS.get(keyword.lower())
+        if command is None or not rest.strip():
+            command, rest = OFPFC_ADD, line
+        try:
+            msgs.append((f"{name}:{number}", _flow_mod(client, rest, command)))
+        except OfctlError as exc:
+            raise OfctlError(f"{name}:{number}: {exc}") from None
+    result = _apply(client, args, "flows", msgs)
+    return {**result, "sent": len(msgs)} if result else result
+
+
+# -- ports, tables, features
+
+
+def run_dump_ports(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+    number = OFPP_ANY
+    if words:
+        number = client.port_number(words[0])
+        if number not in {p.port_no for p in client.ports()}:
+            raise client.no_port(words[0])
+    reply = client.request(m.PortStatsRequest(port_no=number))
+    assert isinstance(reply, m.PortStatsReply)
+    return {"ports": [text.port_stats_entry(e, client.port_name(e.port_no), client.version)
+                      for e in reply.entries]}
+
+
+def run_dump_ports_desc(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+    ports = client.ports()
+    return {"version": VERSION_NAMES[client.version], "xid": client.last_xid,
+            "ports": [text.port_entry(p, client.version) for p in ports]}
+
+
+def run_dump_tables(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+    reply = client.request(m.TableStatsRequest())
+    assert isinstance(reply, m.TableStatsReply)
+    return {"version": VERSION_NAMES[client.version], "xid": client.last_xid,
+            "tables": [text.table_entry(e, client.version) for e in reply.entries]}
+
+
+def run_show(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+    features = client.request(m.FeaturesRequest())
+    assert isinstance(features, m.FeaturesReply)
+    result = text.features_entry(features, client.version)
+    result["xid"] = client.last_xid
+    if client.version == OFP10:  # the ports came with the features
+        client.known_ports(features.ports)
+    ports = client.ports()
+    if client.version != OFP10:
+        result["ports_xid"] = client.last_xid
+    result["ports"] = [text.port_entry(p, client.version) for p in ports]
+    config = client.request(m.GetConfigRequest())
+    assert isinstance(config, m.GetConfigReply)
+    result.update(text.config_entry(config), config_xid=client.last_xid)
+    return result
+
+
+# -- groups and meters
+
+
+def _id_text(key: str, words: Words) -> str:
+    """GROUP/METER words as text: ``5`` and ``all`` mean ``key=5``, ``key=all``."""
+    word = " ".join(words) or "all"
+    return f"{key}={word}" if _NUMBER.fullmatch(word) or word.lower() == "all" else word
+
+
+def _group_mod(client: OfClient, group_text: str, command: int) -> m.GroupMod:
+    gm: m.GroupMod = _parse(lambda: flowtext.parse_group(client.port_numbers(group_text),
+                                                         command=command))
+    try:
+        return replace(gm, buckets=tuple(
+            replace(b, actions=_lower_actions(b.actions, client.version)) for b in gm.buckets))
+    except ValueError as exc:
+        raise OfctlError(str(exc)) from None
+
+
+def run_dump_groups(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+    _need_v13(client, "groups")
+    wanted = _group_mod(client, _id_text("group_id", words), OFPGC_DELETE).group_id
+    desc = client.request(m.GroupDescStatsRequest())
+    counters = client.request(m.GroupStatsRequest())
+    assert isinstance(desc, m.GroupDescStatsReply) and isinstance(counters, m.GroupStatsReply)
+    stats = {s.group_id: s for s in counters.entries}
+    return {"groups": [text.group_entry(d, stats.get(d.group_id), client.version)
+                       for d in sorted(desc.entries, key=lambda d: d.group_id)
+                       if wanted in (OFPG_ALL, d.group_id)]}
+
+
+def _group_command(command: int) -> Callable[..., Result]:
+    def run(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+        _need_v13(client, "groups")
+        if not words and command != OFPGC_DELETE:
+            raise OfctlError("missing GROUP")
+        gm = _group_mod(client, _id_text("group_id", words), command)
+        return _apply(client, args, "groups", [("", gm)])
+
+    return run
+
+
+def _meter_mod(meter_text: str, command: int) -> m.MeterMod:
+    mm: m.MeterMod = _parse(lambda: flowtext.parse_meter(meter_text, command=command))
+    return mm
+
+
+def run_dump_meters(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+    _need_v13(client, "meters")
+    wanted = _meter_mod(_id_text("meter", words), OFPMC_DELETE).meter_id
+    config = client.request(m.MeterConfigStatsRequest())
+    counters = client.request(m.MeterStatsRequest())
+    assert isinstance(config, m.MeterConfigStatsReply) and isinstance(counters, m.MeterStatsReply)
+    stats = {s.meter_id: s for s in counters.entries}
+    return {"meters": [text.meter_entry(c, stats.get(c.meter_id))
+                       for c in sorted(config.entries, key=lambda c: c.meter_id)
+                       if wanted in (OFPM_ALL, c.meter_id)]}
+
+
+def _meter_command(command: int) -> Callable[..., Result]:
+    def run(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+        _need_v13(client, "meters")
+        if not words and command != OFPMC_DELETE:
+            raise OfctlError("missing METER")
+        return _apply(client, args, "meters", [("", _meter_mod(_id_text("meter", words),
+                                                                command))])
+
+    return run
+
+
+# -- packet-out
+
+
+def _packet_bytes(hex_text: str) -> bytes:
+    try:
+        data = bytes.fromhex(hex_text.removeprefix("0x").replace(":", ""))
+    except ValueError:
+        raise OfctlError(f"packet: {hex_text[:40]!r} is not a hex string") from None
+    if len(data) < ETH_HEADER_SIZE:
+        raise OfctlError("packet: Packet data too short for Ethernet")
+    return data
+
+
+def _packet_out_spec(words: Words) -> tuple[str, str, list[bytes]]:
+    """(in_port, actions, packets) of ovs-ofctl's two packet-out forms."""
+    if len(words) == 1:  # "in_port=1 packet=HEX actions=..." (actions last, optional)
+        head, _, action_text = words[0].partition("actions=")
+        fields = dict(fa.split_key(token) for token in fa.split_top(head))
+        unknown = set(fields) - {"in_port", "packet"}
+        if unknown:
+            raise OfctlError(f"unknown packet-out field(s) {', '.join(sorted(unknown))}")
+        if not fields.get("in_port") or not fields.get("packet"):
+            raise OfctlError("in_port= and packet= are required")
+        return fields["in_port"] or "", action_text or "drop", [_packet_bytes(fields["packet"]
+                                                                             or "")]
+    if len(words) < 3:
+        raise OfctlError('needs IN_PORT ACTIONS PACKET... or "in_port=N packet=HEX actions=..."')
+    return words[0], words[1], [_packet_bytes(word) for word in words[2:]]
+
+
+def run_packet_out(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
+    port_text, action_text, packets = _packet_out_spec(words)
+    in_port = client.port_number(port_text)
+    parsed = _parse(lambda: fa.parse_action_list(client.port_numbers(action_text), "packet-out"))
+    actions = _parse(lambda: _lower_actions(parsed, client.version))
+    client.modify([(f"packet {n}" if len(packets) > 1 else "",
+                    m.PacketOut(in_port=in_port, actions=actions, data=data))
+                   for n, data in enumerate(packets, 1)])
+    return {"packets": len(packets)}
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def _bridge_only(args: argparse.Namespace, words: Words) -> tuple[str | None, Words]:
+    if len(words) > 1:
+        raise OfctlError("too many arguments (at most a BRIDGE)")
+    return (words[0] if words else None), []
+
+
+def _bridge_then(kind: str) -> Callable[[argparse.Namespace, Words], tuple[str | None, Words]]:
+    """``[BRIDGE] REST``: ``flow`` text (optional or required), one ``file``, one ``port``
+    or ``id`` (a number, all or key=N), or ``packet`` words."""
+    def split(args: argparse.Namespace, words: Words) -> tuple[str | None, Words]:
+        if kind in ("flow?", "flow"):
+            bridge, flow = split_words(words, text_required=kind == "flow")
+            return bridge, [flow] if flow else []
+        if kind == "packet":  # ovs-ofctl's two forms (see _packet_out_spec)
+            if any("packet=" in word for word in words):
+                bridge = words[0] if "=" not in words[0] else None
+                rest = words[1:] if bridge else words
+                return bridge, [" ".join(rest)] if rest else []
+            if len(words) >= 4 and not _HEX.fullmatch(words[2]):
+                return words[0], words[1:]
+            return None, words
+        if len(words) > 2:
+            raise OfctlError(f"too many arguments (at most a BRIDGE and a {kind.upper()})")
+        if len(words) == 2:
+            return words[0], words[1:]
+        if not words:
+            return None, []
+        word = words[0]
+        named = any(getattr(args, key, None) for key in ("socket", "bridge", "of"))
+        if kind == "file" or named or _NUMBER.fullmatch(word) or "=" in word \
+                or word.upper() in PORT_BY_NAME or word.lower() == "all":
+            return None, words
+        return word, []
+
+    return split
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    metavar: str
+    help: str
+    run: Callable[[OfClient, argparse.Namespace, Words], Result]
+    show: Callable[[Result], str]
+    words: Callable[[argparse.Namespace, Words], tuple[str | None, Words]]
+    strict: bool = False
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("dump-flows", "[BRIDGE] [FLOW]", "OpenFlow flows, optionally filtered (ovs-ofctl)",
+            run_dump_flows, text.flows_text, _bridge_then("flow?")),
+    Command("add-flow", "[BRIDGE] FLOW", "add a flow",
+            _flow_command(OFPFC_ADD), text.nothing, _bridge_then("flow")),
+    Command("add-flows", "[BRIDGE] FILE", "add the flows of FILE, one per line ('-': stdin)",
+            run_add_flows, text.nothing, _bridge_then("file")),
+    Command("mod-flows", "[BRIDGE] FLOW", "modify the actions of matching flows",
+            _flow_command(OFPFC_MODIFY, OFPFC_MODIFY_STRICT), text.nothing,
+            _bridge_then("flow"), strict=True),
+    Command("del-flows", "[BRIDGE] [FLOW]", "delete matching flows (all without FLOW)",
+            _flow_command(OFPFC_DELETE, OFPFC_DELETE_STRICT), text.nothing,
+            _bridge_then("flow?"), strict=True),
+    Command("dump-ports", "[BRIDGE] [PORT]", "port counters (PORT: number, LOCAL or name)",
+            run_dump_ports, text.ports_text, _bridge_then("port")),
+    Command("dump-ports-desc", "[BRIDGE]", "port descriptions", run_dump_ports_desc,
+            text.ports_desc_text, _bridge_only),
+    Command("dump-tables", "[BRIDGE]", "flow table counters", run_dump_tables,
+            text.tables_text, _bridge_only),
+    Command("dump-groups", "[BRIDGE] [GROUP]", "groups (GROUP: N or group_id=N)",
+            run_dump_groups, text.groups_text, _bridge_then("group")),
+    Command("add-group", "[BRIDGE] GROUP", "add a group (ovs-ofctl syntax)",
+            _group_command(OFPGC_ADD), text.nothing, _bridge_then("flow")),
+    Command("mod-group", "[BRIDGE] GROUP", "modify a group", _group_command(OFPGC_MODIFY),
+            text.nothing, _bridge_then("flow")),
+    Command("del-groups", "[BRIDGE] [GROUP]", "delete a group (all without GROUP)",
+            _group_command(OFPGC_DELETE), text.nothing, _bridge_then("group")),
+    Command("dump-meters", "[BRIDGE] [METER]", "meters (METER: N or meter=N)",
+            run_dump_meters, text.meters_text, _bridge_then("meter")),
+    Command("add-meter", "[BRIDGE] METER", "add a meter (ovs-ofctl syntax)",
+            _meter_command(OFPMC_ADD), text.nothing, _bridge_then("flow")),
+    Command("mod-meter", "[BRIDGE] METER", "modify a meter", _meter_command(OFPMC_MODIFY),
+            text.nothing, _bridge_then("flow")),
+    Command("del-meters", "[BRIDGE] [METER]", "delete a meter (all without METER)",
+            _meter_command(OFPMC_DELETE), text.nothing, _bridge_then("meter")),
+    Command("packet-out", "[BRIDGE] IN_PORT ACTIONS PACKET...",
+            'send packets through the switch (or "in_port=N packet=HEX actions=...")',
+            run_packet_out, text.nothing, _bridge_then("packet")),
+    Command("ofshow", "[BRIDGE]", "features and ports (ovs-ofctl show)", run_show,
+            text.show_text, _bridge_only),
+)
+_BY_NAME = {command.name: command for command in COMMANDS}
+
+
+def cmd_ofctl(args: argparse.Namespace) -> int:
+    """Run one flow tool: connect, do it, print the result (or one line per error)."""
+    command = _BY_NAME[args.command]
+    try:
+        bridge, words = command.words(args, list(args.words))
+        target, name = resolve_target(args, bridge)
+        timeout = getattr(args, "timeout", None) or DEFAULT_TIMEOUT
+        with OfClient(target, _versions(args), timeout=timeout, bridge=name) as client:
+            result = command.run(client, args, words)
+    except OfctlError as exc:
+        for line in str(exc).splitlines():
+            print(f"swctl: {args.command}: {line}", file=sys.stderr)
+        return EXIT_FAILED
+    if getattr(args, "json", False):  # the xids only serve ovs-ofctl's header lines
+        print(json.dumps({k: v for k, v in result.items() if not k.endswith("xid")}, indent=2))
+        return 0
+    shown = command.show(result)
+    if shown:
+        print(shown)
+    return 0
+
+
+def target_options() -> argparse.ArgumentParser:
+    """--of and -O, for swctl's top-level parser and each flow tool (SUPPRESS: given
+    before the command, they are not overwritten by the subcommand's defaults)."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--of", metavar="TARGET", default=argparse.SUPPRESS,
+                         help="the OpenFlow switch: tcp:IP[:PORT] (6653), unix:PATH, a socket "
+                              "path (default: the bridge's BRIDGE.mgmt socket)")
+    options.add_argument("-O", "--protocol", dest="of_protocol", metavar="VERSIONS",
+                         default=argparse.SUPPRESS,
+                         help="OpenFlow10, OpenFlow13 or both comma-separated (default both)")
+    return options
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the flow tools to swctl's subparsers (``sub``), with swctl's common options."""
+    options = target_options()
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.help,
+                           parents=[common, options])
+        if command.strict:
+            p.add_argument("--strict", action="store_true",
+                           help="match priority and fields exactly")
+        p.add_argument("words", nargs="*", metavar=command.metavar)
+        p.set_defaults(func=cmd_ofctl)
