@@ -37,12 +37,14 @@ RYU_PY_MINOR="3.9"
 # use; iperf3 and ping drive the integration tests' and bench/datapath.py's TCP and
 # RTT figures; ovs-vswitchd is the OVS-netdev reference bench/datapath.py starts in a
 # private directory (the package's system service is never started: see
-# with_services_forbidden).
+# with_services_forbidden); mininet (Debian's 2.3, for /usr/bin/python3) for the
+# Mininet switch class's tests (tests/integration/test_mininet.py).
 DEBIAN_PACKAGES=(
     "ovs-ofctl:openvswitch-common"
     "iperf3:iperf3"
     "ping:iputils-ping"
     "ovs-vswitchd:openvswitch-switch"
+    "mnexec:mininet"
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
