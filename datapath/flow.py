@@ -650,6 +650,12 @@ def key_get(key: int, name: str) -> int:
     return (key >> FIELD_OFFSET[name]) & ((1 << FIELD_WIDTH[name]) - 1)
 
 
+def key_put(key: int, name: str, value: int) -> int:
+    """``key`` with field ``name`` set to ``value`` (cut to the field's width)."""
+    return (key & ~FIELD_MASK[name]) | ((value & ((1 << FIELD_WIDTH[name]) - 1))
+                                        << FIELD_OFFSET[name])
+
+
 def _field_value(name: str, value: int | bytes | str) -> int:
     width = FIELD_WIDTH[name]
     if isinstance(value, str):

@@ -50,7 +50,7 @@ from openflow import codec, flowtext, printer
 from openflow.consts import OFP13, VERSION_BY_NAME
 from openflow.errors import CodecError, code_name, type_name
 from openflow.wire import HEADER_SIZE
-from switch_agent import control, ofctl, swctl_admin
+from switch_agent import control, ofclient, ofctl, swctl_admin
 
 EXIT_BAD_INPUT = 1
 EXIT_FAILED = 1
@@ -273,7 +273,7 @@ def _agent_request(args: argparse.Namespace) -> tuple[str, dict[str, Any], str |
     """(cmd, args, bridge) of an agent command from its command line words."""
     cmd, words = args.command, list(getattr(args, "words", []))
     if cmd == "trace":
-        bridge, text = ofctl.split_words(words, text_required=True)
+        bridge, text = ofclient.split_words(words, text_required=True)
         if text is None:
             raise SwctlError(f"{cmd}: missing FLOW")
         request: dict[str, Any] = {"flow": text}
