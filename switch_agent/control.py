@@ -120,6 +120,17 @@ def mgmt_path(bridge: str, directory: Path | None = None) -> Path:
     return (run_dir() if directory is None else directory) / f"{bridge}{MGMT_SUFFIX}"
 
 
+def sockets_in(directory: Path, suffix: str) -> list[Path]:
+    """The ``*suffix`` sockets in ``directory``, sorted (none when it does not exist);
+    PermissionError when it exists but cannot be listed."""
+    if directory.is_dir() and not os.access(directory, os.R_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"permission denied on {directory}")
+    try:
+        return sorted(directory.glob(f"*{suffix}"))
+    except OSError:
+        return []
+
+
 def one_line(text: str) -> str:
     return " ".join(str(text).split()) or "error"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import re
 import socket
 import time
@@ -27,11 +26,6 @@ from openflow.channel import Channel, Closed, MessageReceived, Negotiated
 from openflow.consts import (
     OFP10,
     OFP13,
-    OFPFC_ADD,
-    OFPFC_DELETE,
-    OFPFC_DELETE_STRICT,
-    OFPFC_MODIFY,
-    OFPFC_MODIFY_STRICT,
     PORT_BY_NAME,
     VERSION_BY_NAME,
     VERSION_NAMES,
@@ -39,20 +33,15 @@ from openflow.consts import (
 from openflow.errors import code_name, type_name
 from switch_agent import control
 
-EXIT_FAILED = 1
 DEFAULT_PORT = 6653
 DEFAULT_TIMEOUT = 30.0
 BATCH = 1000  # modifications in flight before a barrier (add-flows)
-ETH_HEADER_SIZE = 14
 
 _BRIDGE_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _NUMBER = re.compile(r"(?:0x[0-9a-fA-F]+|[0-9]+)")
 # Where flow, group and packet-out text names a port (ovs-ofctl resolves the same).
 _PORT_WORD = re.compile(r"(?P<key>\b(?:in_port|out_port)=|\b(?:output|watch_port|enqueue):)"
                         r"(?P<name>[^,\s():]+)")
-_HEX = re.compile(r"(?:0x)?[0-9a-fA-F]+")
-_FLOW_COMMANDS = {"add": OFPFC_ADD, "modify": OFPFC_MODIFY, "modify_strict": OFPFC_MODIFY_STRICT,
-                  "delete": OFPFC_DELETE, "delete_strict": OFPFC_DELETE_STRICT}
 
 
 class OfctlError(Exception):
@@ -145,13 +134,11 @@ def resolve_target(args: argparse.Namespace, bridge: str | None) -> tuple[str, s
         if bridges:
             raise OfctlError(f"several bridges in this agent ({', '.join(bridges)}): name one "
                              f"(BRIDGE or --bridge)")
-    if directory.is_dir() and not os.access(directory, os.R_OK | os.X_OK):
-        raise OfctlError(f"permission denied on {directory} (run as root or as the agent's "
-                         f"user, or give --of TARGET)")
     try:
-        found = sorted(directory.glob(f"*{control.MGMT_SUFFIX}"))
-    except OSError:
-        found = []
+        found = control.sockets_in(directory, control.MGMT_SUFFIX)
+    except PermissionError:
+        raise OfctlError(f"permission denied on {directory} (run as root or as the agent's "
+                         f"user, or give --of TARGET)") from None
     if len(found) == 1:
         return f"unix:{found[0]}", found[0].name[: -len(control.MGMT_SUFFIX)]
     if found:

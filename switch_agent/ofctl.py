@@ -63,6 +63,7 @@ from openflow.consts import (
 )
 from switch_agent import ofctl_text as text
 from switch_agent.ofclient import (
+    DEFAULT_TIMEOUT,
     OfClient,
     OfctlError,
     _versions,
@@ -71,16 +72,9 @@ from switch_agent.ofclient import (
 )
 
 EXIT_FAILED = 1
-DEFAULT_PORT = 6653
-DEFAULT_TIMEOUT = 30.0
-BATCH = 1000  # modifications in flight before a barrier (add-flows)
 ETH_HEADER_SIZE = 14
 
-_BRIDGE_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _NUMBER = re.compile(r"(?:0x[0-9a-fA-F]+|[0-9]+)")
-# Where flow, group and packet-out text names a port (ovs-ofctl resolves the same).
-_PORT_WORD = re.compile(r"(?P<key>\b(?:in_port|out_port)=|\b(?:output|watch_port|enqueue):)"
-                        r"(?P<name>[^,\s():]+)")
 _HEX = re.compile(r"(?:0x)?[0-9a-fA-F]+")
 _FLOW_COMMANDS = {"add": OFPFC_ADD, "modify": OFPFC_MODIFY, "modify_strict": OFPFC_MODIFY_STRICT,
                   "delete": OFPFC_DELETE, "delete_strict": OFPFC_DELETE_STRICT}
@@ -293,15 +287,21 @@ def run_dump_groups(client: OfClient, args: argparse.Namespace, words: Words) ->
                        if wanted in (OFPG_ALL, d.group_id)]}
 
 
-def _group_command(command: int) -> Callable[..., Result]:
+def _mod_command(kind: str, key: str, delete: int, command: int,
+                 make: Callable[[OfClient, str, int], m.Message]) -> Callable[..., Result]:
+    """add-/mod-/del- for groups or meters: one GROUP_MOD/METER_MOD (all for a bare
+    delete), applied with a barrier."""
     def run(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
-        _need_v13(client, "groups")
-        if not words and command != OFPGC_DELETE:
-            raise OfctlError("missing GROUP")
-        gm = _group_mod(client, _id_text("group_id", words), command)
-        return _apply(client, args, "groups", [("", gm)])
+        _need_v13(client, kind)
+        if not words and command != delete:
+            raise OfctlError(f"missing {kind[:-1].upper()}")
+        return _apply(client, args, kind, [("", make(client, _id_text(key, words), command))])
 
     return run
+
+
+def _group_command(command: int) -> Callable[..., Result]:
+    return _mod_command("groups", "group_id", OFPGC_DELETE, command, _group_mod)
 
 
 def _meter_mod(meter_text: str, command: int) -> m.MeterMod:
@@ -322,14 +322,8 @@ def run_dump_meters(client: OfClient, args: argparse.Namespace, words: Words) ->
 
 
 def _meter_command(command: int) -> Callable[..., Result]:
-    def run(client: OfClient, args: argparse.Namespace, words: Words) -> Result:
-        _need_v13(client, "meters")
-        if not words and command != OFPMC_DELETE:
-            raise OfctlError("missing METER")
-        return _apply(client, args, "meters", [("", _meter_mod(_id_text("meter", words),
-                                                                command))])
-
-    return run
+    return _mod_command("meters", "meter", OFPMC_DELETE, command,
+                        lambda client, text, cmd: _meter_mod(text, cmd))
 
 
 # -- packet-out

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -134,13 +133,11 @@ def _find_socket(args: argparse.Namespace, bridge: str | None) -> tuple[Path, st
         except ValueError as exc:
             raise SwctlError(str(exc)) from None
     directory = control.run_dir()
-    if directory.is_dir() and not os.access(directory, os.R_OK | os.X_OK):
-        raise SwctlError(f"permission denied on {directory} (run as root or as the "
-                         f"agent's user, or give --socket PATH)")
     try:
-        found = sorted(directory.glob(f"*{control.SOCKET_SUFFIX}"))
-    except OSError:
-        found = []
+        found = control.sockets_in(directory, control.SOCKET_SUFFIX)
+    except PermissionError:
+        raise SwctlError(f"permission denied on {directory} (run as root or as the "
+                         f"agent's user, or give --socket PATH)") from None
     if name:
         if own in found:
             return own, name

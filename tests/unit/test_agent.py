@@ -5,10 +5,8 @@ changes leave nothing behind.  In process, dummy and patch ports (no root needed
 from __future__ import annotations
 
 import asyncio
-import inspect
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from switch_agent import config as cfg
 from switch_agent import control, swctl
 from switch_agent.agent import Agent
 from switch_agent.config import AgentConfig, BridgeConfig, PortConfig
+from tests.unit.loop_thread import LoopThread
 from tests.unit.test_connmgr import Controller
 from tests.unit.test_ofproto import MAC_1, MAC_2, frame
 
@@ -31,7 +30,7 @@ TWO_BRIDGES = AgentConfig(bridges=(
 ))
 
 
-class Running:
+class Running(LoopThread):
     """An Agent on a loop in a background thread; ``call`` runs a function there."""
 
     def __init__(self, config: AgentConfig, *, save: bool = True) -> None:
@@ -40,18 +39,9 @@ class Running:
         if save:
             cfg.save(config, self.file)
         self.socket = self.dir / "run" / "agent.ctl"
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        super().__init__()
         self.agent = Agent(config, path=self.file if save else None, control_socket=self.socket)
         self.call(self.agent.start)
-
-    def call(self, fn, *args):
-        async def run():
-            result = fn(*args)
-            return await result if inspect.isawaitable(result) else result
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
 
     def request(self, cmd: str, args: dict | None = None, bridge: str | None = None):
         return control.request(self.socket, cmd, args, bridge=bridge, timeout=10)
@@ -72,9 +62,7 @@ class Running:
 
     def close(self) -> None:
         self.call(self.agent.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
+        self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

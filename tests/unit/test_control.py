@@ -8,7 +8,6 @@ made them (our parser, and ovs-ofctl's)."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import os
 import shutil
@@ -16,7 +15,6 @@ import socket
 import stat
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -33,12 +31,13 @@ from switch_agent.connmgr import ConnManager
 from switch_agent.control import BridgeView, ControlServer
 from switch_agent.flowtable import OFP13
 from switch_agent.ofproto import Switch
+from tests.unit.loop_thread import LoopThread
 from tests.unit.test_connmgr import Controller, free_port
 from tests.unit.test_dpif import FakeClock
 from tests.unit.test_ofproto import MAC_1, MAC_2, frame
 
 
-class Agent:
+class Agent(LoopThread):
     """A bridge "br0" (four dummy ports, 8 tables, fake clock), its ConnManager and its
     ControlServer, all on a loop in a background thread: ``call`` runs a function (or
     coroutine function) there, as everything touching the switch must."""
@@ -46,9 +45,7 @@ class Agent:
     def __init__(self, **server_args) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="swc", dir="/tmp"))  # AF_UNIX paths are short
         self.path = self.dir / "run" / "br0.ctl"
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        super().__init__()
         self.clock = FakeClock(1000.0)
         self.dp = Datapath("br0", clock=self.clock, emc_insert_inv_prob=1)
         self.sw = Switch(self.dp, n_tables=8, clock=self.clock)
@@ -62,13 +59,6 @@ class Agent:
         # the bridge's OpenFlow management socket, as the agent opens it (swctl's flow tools)
         self.call(self.mgr.listen, f"punix:{control.mgmt_path('br0', self.path.parent)}")
 
-    def call(self, fn, *args):
-        async def run():
-            result = fn(*args)
-            return await result if inspect.isawaitable(result) else result
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
-
     def send(self, port: int, data: bytes) -> None:
         def inject():
             self.ports[port - 1].inject(data)
@@ -81,9 +71,7 @@ class Agent:
         self.call(self.server.close)
         self.call(self.mgr.close)
         self.call(self.dp.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
+        self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -9,8 +9,6 @@ Debian's ovs-ofctl reads the same switch, its output is the reference.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import io
 import json
 import re
@@ -18,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -28,24 +25,23 @@ from datapath.dpif import Datapath
 from datapath.netdev import DummyNetdev
 from openflow.consts import OFP10, OFP13
 from openflow.flowtext import parse_flow
-from switch_agent import control, ofctl, swctl
+from switch_agent import control, ofclient, swctl
 from switch_agent.connmgr import ConnManager
 from switch_agent.ofproto import Switch
+from tests.unit.loop_thread import LoopThread
 from tests.unit.test_connmgr import free_port
 from tests.unit.test_dpif import FakeClock
 from tests.unit.test_ofproto import frame
 
 
-class Bed:
+class Bed(LoopThread):
     """Bridge "br0": four dummy ports p1..p4, 8 tables, a fake clock, its ConnManager
     listening on DIR/br0.mgmt; ``call`` runs a function on the switch's loop."""
 
     def __init__(self, versions: tuple[int, ...] = (OFP10, OFP13)) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="ofc", dir="/tmp"))  # short AF_UNIX paths
         self.mgmt = self.dir / "br0.mgmt"
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        super().__init__()
         self.clock = FakeClock(1000.0)
         self.dp = Datapath("br0", clock=self.clock, emc_insert_inv_prob=1)
         self.sw = Switch(self.dp, n_tables=8, clock=self.clock)
@@ -54,13 +50,6 @@ class Bed:
             self.sw.add_port(netdev)
         self.mgr = ConnManager(self.sw, datapath_id=0xABC, versions=versions)
         self.call(self.mgr.listen, f"punix:{self.mgmt}")
-
-    def call(self, fn, *args):
-        async def run():
-            result = fn(*args)
-            return await result if inspect.isawaitable(result) else result
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
 
     def send(self, port: int, data: bytes) -> None:
         def inject():
@@ -76,9 +65,7 @@ class Bed:
     def close(self) -> None:
         self.call(self.mgr.close)
         self.call(self.dp.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
+        self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -222,7 +209,7 @@ def test_add_flows_file(bed, capsys, tmp_path, monkeypatch):
 
 def test_add_flows_many_flows_in_batches_and_multipart_dump(bed, capsys, tmp_path):
     path = tmp_path / "many.txt"
-    count = 2 * ofctl.BATCH + 500  # several barriers; a dump of several multipart parts
+    count = 2 * ofclient.BATCH + 500  # several barriers; a dump of several multipart parts
     path.write_text("".join(f"priority={i % 100},tcp,nw_dst=10.{i >> 8 & 255}.{i & 255}.1,"
                             f"tp_dst={i % 1000},actions=output:{1 + i % 4}\n"
                             for i in range(count)))
