@@ -31,7 +31,7 @@ from openflow.consts import (
     VERSION_NAMES,
 )
 from openflow.errors import code_name, type_name
-from switch_agent import control
+from switch_agent import ctl
 
 DEFAULT_PORT = 6653
 DEFAULT_TIMEOUT = 30.0
@@ -99,7 +99,7 @@ def _of_target(text: str) -> str:
     if "/" in text or Path(text).exists():
         return f"unix:{text}"
     try:
-        return f"unix:{control.mgmt_path(text)}"
+        return f"unix:{ctl.mgmt_path(text)}"
     except ValueError as exc:
         raise OfctlError(str(exc)) from None
 
@@ -118,34 +118,34 @@ def resolve_target(args: argparse.Namespace, bridge: str | None) -> tuple[str, s
         raise OfctlError(f"two bridges named: --bridge {option} and {bridge}")
     name = bridge or option
     path = getattr(args, "socket", None)
-    directory = Path(path).parent if path else control.run_dir()
+    directory = Path(path).parent if path else ctl.run_dir()
     if name:
         try:
-            return f"unix:{control.mgmt_path(name, directory)}", name
+            return f"unix:{ctl.mgmt_path(name, directory)}", name
         except ValueError as exc:
             raise OfctlError(str(exc)) from None
     if path:  # --socket names one agent: its bridge, when it has only one
         try:
-            bridges = control.request(path, "list-br", timeout=5.0)["bridges"]
-        except (control.ControlError, KeyError, TypeError):
+            bridges = ctl.request(path, "list-br", timeout=5.0)["bridges"]
+        except (ctl.ControlError, KeyError, TypeError):
             bridges = None  # no agent there: look for management sockets below
         if bridges is not None and len(bridges) == 1:
-            return f"unix:{control.mgmt_path(bridges[0], directory)}", bridges[0]
+            return f"unix:{ctl.mgmt_path(bridges[0], directory)}", bridges[0]
         if bridges:
             raise OfctlError(f"several bridges in this agent ({', '.join(bridges)}): name one "
                              f"(BRIDGE or --bridge)")
     try:
-        found = control.sockets_in(directory, control.MGMT_SUFFIX)
+        found = ctl.sockets_in(directory, ctl.MGMT_SUFFIX)
     except PermissionError:
         raise OfctlError(f"permission denied on {directory} (run as root or as the agent's "
                          f"user, or give --of TARGET)") from None
     if len(found) == 1:
-        return f"unix:{found[0]}", found[0].name[: -len(control.MGMT_SUFFIX)]
+        return f"unix:{found[0]}", found[0].name[: -len(ctl.MGMT_SUFFIX)]
     if found:
-        names = ", ".join(p.name[: -len(control.MGMT_SUFFIX)] for p in found)
+        names = ", ".join(p.name[: -len(ctl.MGMT_SUFFIX)] for p in found)
         raise OfctlError(f"several bridges run here ({names}): name one (BRIDGE or --bridge)")
     hint = "" if directory.is_dir() else f" ({directory} does not exist)"
-    raise OfctlError(f"no bridge found: no OpenFlow management socket (*{control.MGMT_SUFFIX}) "
+    raise OfctlError(f"no bridge found: no OpenFlow management socket (*{ctl.MGMT_SUFFIX}) "
                      f"in {directory}{hint}; start 'switch-agent run', or give --of TARGET")
 
 
@@ -174,7 +174,7 @@ def describe_error(version: int, err: m.Error) -> str:
     text = (f"{code_name(version, err.type, err.code)} "
             f"({type_name(version, err.type)} type {err.type}, code {err.code})")
     if err.type == 0 and err.data:  # HELLO_FAILED carries text
-        text += ": " + control.one_line(err.data.decode("ascii", "replace"))
+        text += ": " + ctl.one_line(err.data.decode("ascii", "replace"))
     return text
 
 

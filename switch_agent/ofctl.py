@@ -62,6 +62,7 @@ from openflow.consts import (
     VERSION_NAMES,
 )
 from switch_agent import ofctl_text as text
+from switch_agent import swctl_of
 from switch_agent.ofclient import (
     DEFAULT_TIMEOUT,
     OfClient,
@@ -408,58 +409,35 @@ def _bridge_then(kind: str) -> Callable[[argparse.Namespace, Words], tuple[str |
 
 
 @dataclass(frozen=True)
-class Command:
-    name: str
-    metavar: str
-    help: str
+class Impl:
+    """What a flow tool does (its command line is in swctl_of.py)."""
+
     run: Callable[[OfClient, argparse.Namespace, Words], Result]
     show: Callable[[Result], str]
     words: Callable[[argparse.Namespace, Words], tuple[str | None, Words]]
-    strict: bool = False
 
 
-COMMANDS: tuple[Command, ...] = (
-    Command("dump-flows", "[BRIDGE] [FLOW]", "OpenFlow flows, optionally filtered (ovs-ofctl)",
-            run_dump_flows, text.flows_text, _bridge_then("flow?")),
-    Command("add-flow", "[BRIDGE] FLOW", "add a flow",
-            _flow_command(OFPFC_ADD), text.nothing, _bridge_then("flow")),
-    Command("add-flows", "[BRIDGE] FILE", "add the flows of FILE, one per line ('-': stdin)",
-            run_add_flows, text.nothing, _bridge_then("file")),
-    Command("mod-flows", "[BRIDGE] FLOW", "modify the actions of matching flows",
-            _flow_command(OFPFC_MODIFY, OFPFC_MODIFY_STRICT), text.nothing,
-            _bridge_then("flow"), strict=True),
-    Command("del-flows", "[BRIDGE] [FLOW]", "delete matching flows (all without FLOW)",
-            _flow_command(OFPFC_DELETE, OFPFC_DELETE_STRICT), text.nothing,
-            _bridge_then("flow?"), strict=True),
-    Command("dump-ports", "[BRIDGE] [PORT]", "port counters (PORT: number, LOCAL or name)",
-            run_dump_ports, text.ports_text, _bridge_then("port")),
-    Command("dump-ports-desc", "[BRIDGE]", "port descriptions", run_dump_ports_desc,
-            text.ports_desc_text, _bridge_only),
-    Command("dump-tables", "[BRIDGE]", "flow table counters", run_dump_tables,
-            text.tables_text, _bridge_only),
-    Command("dump-groups", "[BRIDGE] [GROUP]", "groups (GROUP: N or group_id=N)",
-            run_dump_groups, text.groups_text, _bridge_then("group")),
-    Command("add-group", "[BRIDGE] GROUP", "add a group (ovs-ofctl syntax)",
-            _group_command(OFPGC_ADD), text.nothing, _bridge_then("flow")),
-    Command("mod-group", "[BRIDGE] GROUP", "modify a group", _group_command(OFPGC_MODIFY),
-            text.nothing, _bridge_then("flow")),
-    Command("del-groups", "[BRIDGE] [GROUP]", "delete a group (all without GROUP)",
-            _group_command(OFPGC_DELETE), text.nothing, _bridge_then("group")),
-    Command("dump-meters", "[BRIDGE] [METER]", "meters (METER: N or meter=N)",
-            run_dump_meters, text.meters_text, _bridge_then("meter")),
-    Command("add-meter", "[BRIDGE] METER", "add a meter (ovs-ofctl syntax)",
-            _meter_command(OFPMC_ADD), text.nothing, _bridge_then("flow")),
-    Command("mod-meter", "[BRIDGE] METER", "modify a meter", _meter_command(OFPMC_MODIFY),
-            text.nothing, _bridge_then("flow")),
-    Command("del-meters", "[BRIDGE] [METER]", "delete a meter (all without METER)",
-            _meter_command(OFPMC_DELETE), text.nothing, _bridge_then("meter")),
-    Command("packet-out", "[BRIDGE] IN_PORT ACTIONS PACKET...",
-            'send packets through the switch (or "in_port=N packet=HEX actions=...")',
-            run_packet_out, text.nothing, _bridge_then("packet")),
-    Command("ofshow", "[BRIDGE]", "features and ports (ovs-ofctl show)", run_show,
-            text.show_text, _bridge_only),
-)
-_BY_NAME = {command.name: command for command in COMMANDS}
+_BY_NAME: dict[str, Impl] = {
+    "dump-flows": Impl(run_dump_flows, text.flows_text, _bridge_then("flow?")),
+    "add-flow": Impl(_flow_command(OFPFC_ADD), text.nothing, _bridge_then("flow")),
+    "add-flows": Impl(run_add_flows, text.nothing, _bridge_then("file")),
+    "mod-flows": Impl(_flow_command(OFPFC_MODIFY, OFPFC_MODIFY_STRICT), text.nothing, _bridge_then("flow")),
+    "del-flows": Impl(_flow_command(OFPFC_DELETE, OFPFC_DELETE_STRICT), text.nothing, _bridge_then("flow?")),
+    "dump-ports": Impl(run_dump_ports, text.ports_text, _bridge_then("port")),
+    "dump-ports-desc": Impl(run_dump_ports_desc, text.ports_desc_text, _bridge_only),
+    "dump-tables": Impl(run_dump_tables, text.tables_text, _bridge_only),
+    "dump-groups": Impl(run_dump_groups, text.groups_text, _bridge_then("group")),
+    "add-group": Impl(_group_command(OFPGC_ADD), text.nothing, _bridge_then("flow")),
+    "mod-group": Impl(_group_command(OFPGC_MODIFY), text.nothing, _bridge_then("flow")),
+    "del-groups": Impl(_group_command(OFPGC_DELETE), text.nothing, _bridge_then("group")),
+    "dump-meters": Impl(run_dump_meters, text.meters_text, _bridge_then("meter")),
+    "add-meter": Impl(_meter_command(OFPMC_ADD), text.nothing, _bridge_then("flow")),
+    "mod-meter": Impl(_meter_command(OFPMC_MODIFY), text.nothing, _bridge_then("flow")),
+    "del-meters": Impl(_meter_command(OFPMC_DELETE), text.nothing, _bridge_then("meter")),
+    "packet-out": Impl(run_packet_out, text.nothing, _bridge_then("packet")),
+    "ofshow": Impl(run_show, text.show_text, _bridge_only),
+}
+assert set(_BY_NAME) == {spec.name for spec in swctl_of.COMMANDS}
 
 
 def cmd_ofctl(args: argparse.Namespace) -> int:
@@ -482,29 +460,3 @@ def cmd_ofctl(args: argparse.Namespace) -> int:
     if shown:
         print(shown)
     return 0
-
-
-def target_options() -> argparse.ArgumentParser:
-    """--of and -O, for swctl's top-level parser and each flow tool (SUPPRESS: given
-    before the command, they are not overwritten by the subcommand's defaults)."""
-    options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--of", metavar="TARGET", default=argparse.SUPPRESS,
-                         help="the OpenFlow switch: tcp:IP[:PORT] (6653), unix:PATH, a socket "
-                              "path (default: the bridge's BRIDGE.mgmt socket)")
-    options.add_argument("-O", "--protocol", dest="of_protocol", metavar="VERSIONS",
-                         default=argparse.SUPPRESS,
-                         help="OpenFlow10, OpenFlow13 or both comma-separated (default both)")
-    return options
-
-
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Add the flow tools to swctl's subparsers (``sub``), with swctl's common options."""
-    options = target_options()
-    for command in COMMANDS:
-        p = sub.add_parser(command.name, help=command.help, description=command.help,
-                           parents=[common, options])
-        if command.strict:
-            p.add_argument("--strict", action="store_true",
-                           help="match priority and fields exactly")
-        p.add_argument("words", nargs="*", metavar=command.metavar)
-        p.set_defaults(func=cmd_ofctl)

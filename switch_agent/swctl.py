@@ -1,7 +1,7 @@
 """`swctl`: the operator CLI (console script ``switch_agent.swctl:main``).
 
 Sits on top of switch_agent/: it talks to a running agent over the agent's unix
-control socket (switch_agent/control.py: one JSON request, one JSON reply) and prints
+control socket (switch_agent/ctl.py: one JSON request, one JSON reply) and prints
 what comes back the way the Open vSwitch tools do (``ovs-vsctl show``, ``ovs-ofctl
 dump-flows``, ``ovs-appctl fdb/show``, ``dpctl/dump-flows``...), or as JSON with
 ``--json``.  It owns the command line and the human output; the agent owns the answers.
@@ -45,11 +45,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from openflow import codec, flowtext, printer
-from openflow.consts import OFP13, VERSION_BY_NAME
-from openflow.errors import CodecError, code_name, type_name
-from openflow.wire import HEADER_SIZE
-from switch_agent import control, ofclient, ofctl, swctl_admin
+from switch_agent import ctl, swctl_admin, swctl_of
+
+HEADER_SIZE = 8  # an OpenFlow header (openflow/wire.py), for framing hex input
+PROTOCOLS = ("OpenFlow10", "OpenFlow13")
 
 EXIT_BAD_INPUT = 1
 EXIT_FAILED = 1
@@ -77,6 +76,10 @@ def _split_messages(data: bytes) -> list[bytes]:
 
 
 def cmd_ofp_print(args: argparse.Namespace) -> int:
+    from openflow import codec, printer
+    from openflow.consts import OFP13
+    from openflow.errors import CodecError, code_name, type_name
+
     text = _HEX_NOISE.sub("", "".join(args.hex))
     try:
         data = bytes.fromhex(text)
@@ -100,6 +103,9 @@ def cmd_ofp_print(args: argparse.Namespace) -> int:
 
 
 def cmd_parse_flow(args: argparse.Namespace) -> int:
+    from openflow import codec, flowtext, printer
+    from openflow.consts import VERSION_BY_NAME
+
     version = VERSION_BY_NAME[args.protocol]
     try:
         flow_mod = flowtext.parse_flow(" ".join(args.flow), version=version)
@@ -129,12 +135,12 @@ def _find_socket(args: argparse.Namespace, bridge: str | None) -> tuple[Path, st
         return Path(path), name
     if name:
         try:
-            own = control.socket_path(name)  # a one-bridge agent's socket is named after it
+            own = ctl.socket_path(name)  # a one-bridge agent's socket is named after it
         except ValueError as exc:
             raise SwctlError(str(exc)) from None
-    directory = control.run_dir()
+    directory = ctl.run_dir()
     try:
-        found = control.sockets_in(directory, control.SOCKET_SUFFIX)
+        found = ctl.sockets_in(directory, ctl.SOCKET_SUFFIX)
     except PermissionError:
         raise SwctlError(f"permission denied on {directory} (run as root or as the "
                          f"agent's user, or give --socket PATH)") from None
@@ -143,8 +149,8 @@ def _find_socket(args: argparse.Namespace, bridge: str | None) -> tuple[Path, st
             return own, name
         for candidate in found:  # an agent with several bridges: ask each
             try:
-                bridges = control.request(candidate, "list-br", timeout=5.0)["bridges"]
-            except (control.ControlError, KeyError, TypeError):
+                bridges = ctl.request(candidate, "list-br", timeout=5.0)["bridges"]
+            except (ctl.ControlError, KeyError, TypeError):
                 continue
             if name in bridges:
                 return candidate, name
@@ -154,7 +160,7 @@ def _find_socket(args: argparse.Namespace, bridge: str | None) -> tuple[Path, st
     if len(found) == 1:
         return found[0], None
     if found:
-        names = ", ".join(p.name[: -len(control.SOCKET_SUFFIX)] for p in found)
+        names = ", ".join(p.name[: -len(ctl.SOCKET_SUFFIX)] for p in found)
         raise SwctlError(f"several agents run here ({names}): name a bridge with --bridge NAME")
     hint = "" if directory.is_dir() else f" ({directory} does not exist)"
     raise SwctlError(f"no agent running: no control socket in {directory}{hint}; "
@@ -165,9 +171,9 @@ def _call(args: argparse.Namespace, cmd: str, cmd_args: dict[str, Any] | None = 
           bridge: str | None = None) -> Any:
     path, name = _find_socket(args, bridge)
     try:
-        return control.request(path, cmd, cmd_args, bridge=name,
+        return ctl.request(path, cmd, cmd_args, bridge=name,
                                timeout=getattr(args, "timeout", None) or 30.0)
-    except control.ControlError as exc:
+    except ctl.ControlError as exc:
         raise SwctlError(str(exc)) from None
 
 
@@ -270,7 +276,9 @@ def _agent_request(args: argparse.Namespace) -> tuple[str, dict[str, Any], str |
     """(cmd, args, bridge) of an agent command from its command line words."""
     cmd, words = args.command, list(getattr(args, "words", []))
     if cmd == "trace":
-        bridge, text = ofclient.split_words(words, text_required=True)
+        from switch_agent.ofclient import split_words  # (loads the flow text parser)
+
+        bridge, text = split_words(words, text_required=True)
         if text is None:
             raise SwctlError(f"{cmd}: missing FLOW")
         request: dict[str, Any] = {"flow": text}
@@ -327,7 +335,7 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--socket", metavar="PATH", default=argparse.SUPPRESS,
                         help="the agent's control socket")
     common.add_argument("--bridge", metavar="NAME", default=argparse.SUPPRESS,
-                        help=f"the bridge whose agent to ask ({control.DEFAULT_RUN_DIR}/NAME.ctl)")
+                        help=f"the bridge whose agent to ask ({ctl.DEFAULT_RUN_DIR}/NAME.ctl)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print the agent's answer as JSON")
     common.add_argument("--timeout", type=float, metavar="SECONDS", default=argparse.SUPPRESS,
@@ -350,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
         prog="swctl", description="switch-agent operator CLI",
-        parents=[common, ofctl.target_options()],
+        parents=[common, swctl_of.target_options()],
         epilog="The agent commands take --socket/--bridge/--json/--timeout before or "
                "after the command.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -359,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text, parents=[common])
         p.add_argument("words", nargs="*", metavar=metavar)
         p.set_defaults(func=cmd_agent)
-    ofctl.register(sub, common)  # the OpenFlow flow tools
+    swctl_of.register(sub, common)  # the OpenFlow flow tools
 
     swctl_admin.register(sub, common)
 
@@ -368,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ofp_print)
 
     p = sub.add_parser("parse-flow", help="print the FLOW_MOD bytes of an ovs-ofctl flow")
-    p.add_argument("-O", "--protocol", choices=sorted(VERSION_BY_NAME), default="OpenFlow13")
+    p.add_argument("-O", "--protocol", choices=PROTOCOLS, default="OpenFlow13")
     p.add_argument("-v", "--verbose", action="store_true", help="also print the decoded text")
     p.add_argument("flow", nargs="+", help="flow in ovs-ofctl syntax")
     p.set_defaults(func=cmd_parse_flow)

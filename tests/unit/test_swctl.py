@@ -3,11 +3,14 @@ wiring of the OpenFlow flow tools (tests/unit/test_ofctl.py tests them against a
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from openflow import codec
 from openflow.consts import OFP10, OFP13
-from switch_agent import ofctl, swctl
+from switch_agent import ofctl, swctl, swctl_of
 from tests.samples import corpus
 
 FLOW = "priority=10,in_port=1,ip,nw_dst=10.0.0.0/24,actions=output:2"
@@ -91,16 +94,27 @@ def test_flow_tools_are_registered_with_target_options_before_or_after() -> None
                  ["dump-flows", "--of", "tcp:127.0.0.1:6653", "-O", "OpenFlow10", "tcp"]):
         args = parser.parse_args(argv)
         assert (args.func, args.of, args.of_protocol, args.words) == (
-            ofctl.cmd_ofctl, "tcp:127.0.0.1:6653", "OpenFlow10", ["tcp"])
+            swctl_of.run, "tcp:127.0.0.1:6653", "OpenFlow10", ["tcp"])
     for name in ("dump-flows", "add-flow", "add-flows", "mod-flows", "del-flows", "dump-ports",
                  "dump-ports-desc", "dump-tables", "dump-groups", "add-group", "mod-group",
                  "del-groups", "dump-meters", "add-meter", "mod-meter", "del-meters",
                  "packet-out", "ofshow"):
-        assert parser.parse_args([name]).func is ofctl.cmd_ofctl, name
+        assert parser.parse_args([name]).func is swctl_of.run, name
+    assert {spec.name for spec in swctl_of.COMMANDS} == set(ofctl._BY_NAME)
     assert parser.parse_args(["del-flows", "--strict", "in_port=1"]).strict is True
     # the control-socket commands stay where they were
     assert parser.parse_args(["trace", "in_port=1"]).func is swctl.cmd_agent
 
+
+def test_agent_commands_do_not_load_the_openflow_library() -> None:
+    """swctl show/list-br/add-port... start fast: the flow tools' OpenFlow library and
+    the switch are loaded only when a flow tool or an offline decoder runs."""
+    code = ("import sys; from switch_agent import swctl; swctl.build_parser(); "
+            "print(sorted(m for m in sys.modules if m.startswith(('openflow', 'datapath')) "
+            "or m in ('switch_agent.control', 'switch_agent.ofproto', 'switch_agent.ofctl')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
 
 def test_flow_tool_without_a_switch_is_one_line(capsys, tmp_path) -> None:
     status, out, err = run(capsys, "--socket", str(tmp_path / "br0.ctl"), "dump-flows", "br0")
