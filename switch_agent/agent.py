@@ -227,9 +227,10 @@ class Bridge:
     async def set_targets(self, controllers: tuple[str, ...], listeners: tuple[str, ...]) -> None:
         """Replace the controllers and the passive listeners (the management socket stays)."""
         mgr = self.mgr
+        mgmt = None if self.mgmt_path is None else f"punix:{self.mgmt_path}"
         for target in [t for t in mgr.controllers if t not in controllers]:
             await mgr.del_controller(target)
-        for target in [t for t in mgr.listeners if t not in listeners]:
+        for target in [t for t in mgr.listeners if t not in listeners and t != mgmt]:
             await mgr.del_listener(target)
         for target in listeners:
             if target not in mgr.listeners:

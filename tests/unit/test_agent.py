@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -230,6 +231,8 @@ def test_controllers_connect_reconnect_and_go(run) -> None:
     assert ctl10.channel.version == OFP10
     assert r.request("del-controller", bridge="br0") == {"saved": True}
     assert r.request("get-controller", bridge="br0") == {"controllers": [], "listeners": []}
+    # The bridge's management socket is not a configured listener: it stays.
+    assert swctl.main(["--socket", str(r.socket), "dump-flows", "br0"]) == 0
     assert r.request("show", bridge="br0")["controllers"] == []
     assert r.agent.bridges["br0"].mgr.conns == [] or all(
         not c.active for c in r.agent.bridges["br0"].mgr.conns)
@@ -295,3 +298,19 @@ def test_without_a_file_changes_are_not_saved(run) -> None:
     assert r.request("add-br", {"name": "br3"}) == {"saved": False}
     assert not r.file.exists()
     assert r.agent.config.bridge("br3") == BridgeConfig("br3", datapath_id=3)
+
+
+def test_a_listener_that_cannot_listen_changes_nothing(run) -> None:
+    r = run()
+    r.request("set-controller", {"targets": ["ptcp:0:127.0.0.1"]}, bridge="br0")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        before = r.file.read_bytes()
+        with pytest.raises(control.ControlError, match=r"^bridge 'br0': .*address already in use"):
+            r.request("set-controller", {"targets": [f"ptcp:{port}:127.0.0.1"]}, bridge="br0")
+    assert r.file.read_bytes() == before
+    assert r.request("get-controller", bridge="br0") == {"controllers": [],
+                                                         "listeners": ["ptcp:0:127.0.0.1"]}
+    assert r.agent.bridges["br0"].mgr.listeners[-1] == "ptcp:0:127.0.0.1"  # listening again
