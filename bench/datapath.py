@@ -10,7 +10,14 @@ tests/integration/conftest.py's NetnsLab, removed at exit):
 and the same traffic, the generator and the endpoints pinned to CPU 0 and the
 switch to CPU 1. Two sessions per switch, each on a fresh topology:
   * veth offloads as the kernel sets them (on):
-      - ping RTT: 50 ICMP echoes at 10 ms intervals h1 -> h2, after 3 warm-ups;
+      - idle CPU: the switch process's CPU time (/proc/PID/stat) over IDLE_SECONDS
+        with no traffic, as a percentage of one CPU (not for the bridge);
+      - ping RTT: 200 ICMP echoes at 10 ms intervals h1 -> h2, after 3 warm-ups, as
+        average and median (the average of a few hundred echoes on this VM swings
+        with a handful of ~4 ms outliers: one scheduler tick; a C program waking a
+        process on the other CPU sees them too);
+      - flood ping: `ping -f` (the next echo as soon as the reply is in), 2,000
+        echoes: back-to-back request/response, average RTT;
       - kpps: netdev_forward's ctypes sendmmsg generator in h1, 64-byte UDP frames
         to a foreign MAC (h2's stack drops them), 1 flow and then 10k distinct UDP
         5-tuples; the rate is what h2's veth received over a window of S seconds
@@ -80,7 +87,9 @@ GEN_CPU, SW_CPU = 0, 1
 FLOWS = (1, 10_000)
 WARMUP = 0.5  # seconds of traffic before the measuring window opens
 MAX_RATE = 3_000_000  # pps no generator reaches here: its packet limit is rate * time
-PINGS, PING_INTERVAL = 50, 0.01
+PINGS, PING_INTERVAL = 200, 0.01
+FLOOD_PINGS = 2000
+IDLE_SECONDS = 5.0
 IPERF_PORT = 5201
 OVS_SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 SWITCHES = ("bridge", "ovs", "ovs-tso", "ours")  # table order
@@ -98,6 +107,8 @@ class Result:
     offered_kpps: dict[int, float | None] = dataclasses.field(default_factory=dict)
     tcp: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)  # "on"/"off" offloads
     rtt_ms: dict[str, float] | None = None
+    flood_rtt_ms: float | None = None
+    idle_cpu: float | None = None  # % of one CPU used by the switch process with no traffic
     notes: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
 
@@ -230,22 +241,48 @@ def measure_tcp(lab: NetnsLab, line: Line, seconds: float) -> tuple[float, int, 
 
 _RTT = re.compile(rb"= ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms")
 _LOSS = re.compile(rb"(\d+) packets transmitted, (\d+) received")
+_TIME = re.compile(rb"time=([\d.]+) ms")
 
 
 def measure_ping(lab: NetnsLab, line: Line) -> dict[str, float]:
-    """RTT min/avg/max/mdev (ms) and loss of PINGS echoes h1 -> h2, PING_INTERVAL apart."""
-    ping = ["taskset", "-c", str(GEN_CPU), "ping", "-n", "-q", "-W", "1"]
-    lab.run(line.h1, [*ping, "-c", "3", "-i", "0.05", "-w", "5", "10.0.0.2"], timeout=15, check=False)
+    """RTT min/avg/median/max/mdev (ms) and loss of PINGS echoes h1 -> h2, PING_INTERVAL apart."""
+    ping = ["taskset", "-c", str(GEN_CPU), "ping", "-n", "-W", "1"]
+    lab.run(line.h1, [*ping, "-q", "-c", "3", "-i", "0.05", "-w", "5", "10.0.0.2"], timeout=15, check=False)
     out = lab.run(
         line.h1, [*ping, "-c", str(PINGS), "-i", str(PING_INTERVAL), "-w", str(int(5 + PINGS * PING_INTERVAL * 4)), "10.0.0.2"],
         timeout=60, check=False,
     ).stdout
     rtt, loss = _RTT.search(out), _LOSS.search(out)
-    if rtt is None or loss is None:
+    times = sorted(float(t) for t in _TIME.findall(out))
+    if rtt is None or loss is None or not times:
         raise RuntimeError(f"ping got no replies: {out.decode(errors='replace').strip()[-200:]}")
     sent, got = int(loss[1]), int(loss[2])
-    return {"min": float(rtt[1]), "avg": float(rtt[2]), "max": float(rtt[3]), "mdev": float(rtt[4]),
-            "sent": sent, "received": got}
+    return {"min": float(rtt[1]), "avg": float(rtt[2]), "median": times[len(times) // 2],
+            "max": float(rtt[3]), "mdev": float(rtt[4]), "sent": sent, "received": got}
+
+
+def measure_flood_ping(lab: NetnsLab, line: Line) -> float:
+    """Average RTT (ms) of FLOOD_PINGS back-to-back echoes (ping -f) h1 -> h2."""
+    argv = ["taskset", "-c", str(GEN_CPU), "ping", "-n", "-q", "-f", "-W", "1", "-c", str(FLOOD_PINGS),
+            "-w", "30", "10.0.0.2"]
+    out = lab.run(line.h1, argv, timeout=60, check=False).stdout
+    rtt = _RTT.search(out)
+    if rtt is None:
+        raise RuntimeError(f"flood ping got no replies: {out.decode(errors='replace').strip()[-200:]}")
+    return float(rtt[2])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process pid so far (/proc/PID/stat utime + stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_idle_cpu(pid: int) -> float:
+    """% of one CPU that process pid uses over IDLE_SECONDS of no traffic."""
+    start, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(IDLE_SECONDS)
+    return 100 * (cpu_seconds(pid) - start) / (time.monotonic() - t0)
 
 
 # ---------------------------------------------------------------- the switches
@@ -265,6 +302,10 @@ class Switch:
     def notes(self, phase: str) -> list[str]:
         """Counters worth printing after a measurement phase (may be empty)."""
         return []
+
+    def pid(self) -> int | None:
+        """The switch's own process (for its idle CPU), None for an in-kernel switch."""
+        return None
 
     def stop(self) -> None:
         pass
@@ -360,6 +401,10 @@ class OvsNetdev(Switch):
         found = re.search(r"lookups: (.*)\n\s*flows: (\d+)", out)
         return [f"OVS dpctl/show: lookups {found[1]}, flows {found[2]}"] if found else []
 
+    def pid(self) -> int | None:
+        proc = self.procs.get("ovs-vswitchd")
+        return None if proc is None else proc.pid
+
     def stop(self) -> None:
         for name in ("ovs-vswitchd", "ovsdb-server"):
             stop_process(self.procs.get(name))
@@ -409,7 +454,10 @@ class Ours(Switch):
         ports = ", ".join(f"{p.get('name')}: " + " ".join(f"{k}={v}" for k, v in sorted(p.get("stats", {}).items()) if v)
                           for p in reply.get("ports", []))
         return [f"datapath after {phase}: " + " ".join(f"{k}={v}" for k, v in stats.items())
-                + f", upcalls={reply.get('upcalls')}; ports {ports}"]
+                + f", upcalls={reply.get('upcalls')}, busy-polled={reply.get('polled')}; ports {ports}"]
+
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
 
     def stop(self) -> None:
         proc = self.proc
@@ -501,7 +549,8 @@ def ours_worker(a_if: str, b_if: str, lifetime: float) -> None:
                 command, _, rest = bytes(pending).partition(b"\n")
                 pending[:] = rest
                 if command.strip() == b"stats":
-                    emit({"stats": _plain(dp.stats()), "ports": _plain(dp.port_list()), "upcalls": upcalls})
+                    emit({"stats": _plain(dp.stats()), "ports": _plain(dp.port_list()), "upcalls": upcalls,
+                          "polled": dp.polled})
             if len(pending) >= 65536:
                 pending.clear()
 
@@ -544,7 +593,11 @@ def bench_switch(name: str, seconds: float, lifetime: float, out: Callable[[str]
             switch.start()
             phases: list[tuple[str, Callable[[], None]]] = []
             if offloads == "on":
+                pid = switch.pid()
+                if pid is not None:
+                    phases.append(("idle", partial(_idle, result, pid)))
                 phases.append(("ping", partial(_ping, result, lab, line)))
+                phases.append(("flood ping", partial(_flood_ping, result, lab, line)))
                 for flows in FLOWS:
                     phases.append((f"pps {flows}", partial(_pps, result, lab, line, flows, seconds)))
             phases.append((f"tcp offloads {offloads}", partial(_tcp, result, lab, line, seconds, offloads)))
@@ -574,8 +627,16 @@ def bench_switch(name: str, seconds: float, lifetime: float, out: Callable[[str]
     return result
 
 
+def _idle(result: Result, pid: int) -> None:
+    result.idle_cpu = measure_idle_cpu(pid)
+
+
 def _ping(result: Result, lab: NetnsLab, line: Line) -> None:
     result.rtt_ms = measure_ping(lab, line)
+
+
+def _flood_ping(result: Result, lab: NetnsLab, line: Line) -> None:
+    result.flood_rtt_ms = measure_flood_ping(lab, line)
 
 
 def _pps(result: Result, lab: NetnsLab, line: Line, flows: int, seconds: float) -> None:
@@ -614,6 +675,9 @@ def summary(results: dict[str, Result]) -> tuple[list[str], dict[str, float | No
         ("TCP, veth offloads off (Gbit/s)", tcp("off", "gbps"), "{:.2f}", ">= 2x", True),
         ("  retransmits/s", tcp("off", "retransmits_per_s"), "{:.0f}", "near 0", False),
         ("ping RTT avg (ms)", lambda r: r.rtt_ms["avg"] if r.rtt_ms else None, "{:.3f}", "<= 1x", True),
+        ("ping RTT median (ms)", lambda r: r.rtt_ms["median"] if r.rtt_ms else None, "{:.3f}", "", True),
+        ("flood ping RTT avg (ms)", lambda r: r.flood_rtt_ms, "{:.3f}", "", True),
+        (f"idle CPU, {IDLE_SECONDS:g} s (% of a CPU)", lambda r: r.idle_cpu, "{:.1f}", "", False),
     ]
     names = [n for n in SWITCHES if n in results]
     lines = [f"  {'':32s}" + "".join(f"{LABELS[n]:>16s}" for n in names) + f"{'ours/OVS':>10s}  target"]

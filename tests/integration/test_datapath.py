@@ -189,6 +189,33 @@ def test_ping_through_the_datapath(line: Line) -> None:
     assert ports[line.b_if].stats["tx_packets"] >= 6
 
 
+@pytest.mark.parametrize("busy_poll", [0.0002, 0.0])
+def test_back_to_back_pings_and_the_busy_poll_window(netns_lab: NetnsLab, busy_poll: float) -> None:
+    """ping -f sends the next echo as soon as the reply is in.  h2's reply is ready on
+    port b before the datapath's send of the request returns, so with the busy-poll
+    window the datapath takes it without waiting for the selector (counted in
+    ``polled``); without it, never.  Idle, the datapath's thread uses no CPU either way."""
+    made = Line(netns_lab, busy_poll=busy_poll)
+    try:
+        running = made.start()
+        proc = netns_lab.run(made.h1, ["ping", "-n", "-q", "-f", "-c", "300", "-W", "2", "-w", "30",
+                                       "10.0.0.2"], check=False, timeout=60)
+        assert b"300 packets transmitted, 300 received" in proc.stdout, proc.stdout + proc.stderr
+        polled = running.call(lambda: made.dp.polled)
+        if busy_poll:
+            assert polled >= 150  # most of the 300 replies (and the ARP reply)
+        else:
+            assert polled == 0
+        assert running.thread.ident is not None
+        cpu_clock = time.pthread_getcpuclockid(running.thread.ident)
+        time.sleep(0.1)  # past any window still open
+        used = time.clock_gettime(cpu_clock)
+        time.sleep(1.0)
+        assert time.clock_gettime(cpu_clock) - used < 0.05  # 5% of a CPU, idle
+    finally:
+        made.close()
+
+
 @pytest.mark.slow
 def test_iperf3_tcp_and_udp_through_the_datapath(line: Line) -> None:
     running = line.start()

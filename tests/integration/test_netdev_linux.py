@@ -249,6 +249,35 @@ def test_vlan_tag_comes_back_through_auxdata(pair: Pair, tags: list[tuple[int, i
     assert insert_vlan(got[0][0], got[0][1]) == tagged
 
 
+def test_lone_frames_and_batches_keep_tags_bytes_and_counters(pair: Pair) -> None:
+    """A batch of one frame is checked and built on a shorter path than a larger batch
+    (and a lone send is one sendmsg); whatever batch came before, each frame comes
+    back with its bytes and tag."""
+    dev = pair.dev
+    seq = 0
+    for count in (1, 5, 1, 1, 3, 1, 2):
+        expected = []
+        for _ in range(count):
+            seq += 1
+            frame = make_frame(dev.hw_addr, H1_MAC, seq, size=60 + seq)
+            if seq % 2:  # odd ones tagged: the kernel strips the tag into auxdata
+                pair.h1_sock.send(frame[:12] + struct.pack("!HH", 0x8100, seq) + frame[12:])
+                expected.append((frame, vlan_tag(seq)))
+            else:
+                pair.h1_sock.send(frame)
+                expected.append((frame, 0))
+        assert drain(dev, is_test_frame, count) == expected
+    assert dev.stats.rx_errors == 0
+    lone = make_frame(H1_MAC, dev.hw_addr, 99)
+    assert dev.send(lone) is True and capture(pair.h1_sock, is_test_frame, 1) == [lone]
+    pair.lab.ip(pair.sw, "link", "set", pair.sw_if, "down")
+    try:
+        assert dev.send(lone) is False  # ENETDOWN: a drop, not an exception
+    finally:
+        pair.lab.ip(pair.sw, "link", "set", pair.sw_if, "up")
+    assert dev.stats.tx_packets == 1 and dev.stats.tx_dropped == 1
+
+
 # ------------------------------------------------------------------ promiscuous
 
 

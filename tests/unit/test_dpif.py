@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import struct
 
 import pytest
@@ -750,3 +751,144 @@ def test_one_port_cannot_take_the_whole_upcall_queue(clock):
     dp.poll()
     assert sum(u.in_port == pa for u in got) == 15
     dp.close()
+
+
+# ------------------------------------------------------------------ the busy-poll window
+
+
+class SocketPort(DummyNetdev):
+    """A dummy with a file descriptor, so the datapath watches it with add_reader as it
+    does a system port: one end of a socketpair holds a byte per queued frame.  With
+    ``echo``, every frame sent here becomes receivable here before send_batch returns,
+    as a local stack's answer does within the kernel's sendmsg."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._r, self._w = socket.socketpair()
+        self._r.setblocking(False)
+        self.echo = False
+        self.reads = 0
+
+    def fileno(self):
+        return None if self.closed else self._r.fileno()
+
+    def inject(self, frame, vlan_tci=0):
+        queued = super().inject(frame, vlan_tci)
+        if queued:
+            self._w.send(b"x")
+        return queued
+
+    def recv_batch(self, max_packets):
+        self.reads += 1
+        frames = super().recv_batch(max_packets)
+        if frames:
+            self._r.recv(len(frames))
+        return frames
+
+    def send_batch(self, frames):
+        frames = list(frames)
+        sent = super().send_batch(frames)
+        if self.echo:
+            for frame in frames:
+                self.inject(frame)
+        return sent
+
+    def close(self):
+        super().close()
+        self._r.close()
+        self._w.close()
+
+
+def socket_line(**dp_args) -> tuple[Datapath, SocketPort, SocketPort, list[int]]:
+    """a <-> b by in_port flows; returns the datapath, the ports and a list that counts
+    the reader callbacks (selector wake-ups) the datapath got."""
+    dp = Datapath("bp", **dp_args)
+    a, b = SocketPort("a"), SocketPort("b")
+    pa, pb = dp.port_add(a), dp.port_add(b)
+    dp.flow_put(make_key(in_port=pa), IN_PORT, [Output(pb)])
+    dp.flow_put(make_key(in_port=pb), IN_PORT, [Output(pa)])
+    wakeups: list[int] = []
+    on_readable = dp._on_readable
+
+    def counted(port):
+        wakeups.append(port.port_no)
+        on_readable(port)
+
+    dp._on_readable = counted  # what attach registers with add_reader
+    return dp, a, b, wakeups
+
+
+async def wait_until(condition, timeout: float = 2.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.001)
+    return condition()
+
+
+@pytest.mark.parametrize("busy_poll, wakeups, polled", [(0.001, 1, 1), (0, 2, 0)])
+def test_busy_poll_window_takes_the_answer_without_another_wake_up(busy_poll, wakeups, polled):
+    async def scenario():
+        dp, a, b, seen = socket_line(busy_poll=busy_poll)
+        dp.attach()
+        b.echo = True  # what goes out of b comes back at once, as a local stack's answer
+        a.inject(udp_frame())
+        assert await wait_until(lambda: len(a.sent) == 1)
+        b.echo = False
+        assert list(b.sent) == [udp_frame()] == list(a.sent)  # out b, back out a
+        await asyncio.sleep(0.01)
+        assert len(seen) == wakeups and dp.polled == polled
+        assert dp.stats().hit == 2
+        dp.close()
+
+    asyncio.run(scenario())
+
+
+def test_busy_poll_window_is_bounded_under_endless_traffic():
+    async def scenario():
+        dp, a, b, seen = socket_line(busy_poll=1.0, busy_poll_limit=0.02)
+        dp.attach()
+        a.echo = b.echo = True  # every frame comes straight back: the window never runs dry
+        a.inject(udp_frame())
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await asyncio.sleep(0)  # other callbacks still get their turn...
+        await asyncio.sleep(0)
+        assert loop.time() - start < 0.5  # ...after at most busy_poll_limit each
+        assert len(a.sent) + len(b.sent) > 10 and dp.polled > 10
+        a.echo = b.echo = False
+        assert await wait_until(lambda: not a._rx and not b._rx)
+        dp.close()
+
+    asyncio.run(scenario())
+
+
+def test_busy_poll_window_ends_when_an_upcall_waits_and_never_spins_on_memory_ports():
+    async def scenario():
+        dp, a, _, _ = socket_line(busy_poll=5.0, busy_poll_limit=5.0)
+        dp.flow_flush()
+        got = asyncio.Event()
+        dp.set_upcall_handler(lambda batch: got.set())
+        dp.attach()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        a.inject(udp_frame())  # a miss: the slow path must not wait out the window
+        await asyncio.wait_for(got.wait(), 2)
+        assert loop.time() - start < 1
+        dp.close()
+
+        dp = Datapath("mem", busy_poll=5.0, busy_poll_limit=5.0)
+        m1, m2 = DummyNetdev("m1"), DummyNetdev("m2")
+        p1, p2 = dp.port_add(m1), dp.port_add(m2)
+        dp.flow_put(make_key(in_port=p1), IN_PORT, [Output(p2)])
+        dp.attach()
+        start = loop.time()
+        m1.inject(udp_frame())
+        assert await wait_until(lambda: len(m2.sent) == 1)
+        await asyncio.sleep(0.01)
+        assert loop.time() - start < 1 and dp.polled == 0
+        dp.close()
+
+    asyncio.run(scenario())
