@@ -45,8 +45,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from datapath.linux_if import set_offloads  # noqa: E402
 from datapath.netdev import insert_vlan  # noqa: E402
-from datapath.netdev_linux import SystemNetdev, set_offloads  # noqa: E402
+from datapath.netdev_linux import SystemNetdev  # noqa: E402
 from tests.integration.conftest import NetnsLab  # noqa: E402
 
 GEN_CPU, FWD_CPU = 0, 1

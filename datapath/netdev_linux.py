@@ -1,4 +1,5 @@
-"""Linux netdevs: `system` ports (AF_PACKET raw socket) and the `internal` port (tap).
+"""Linux netdevs: `system` ports (AF_PACKET raw socket), and what the `internal` port
+(datapath/netdev_tap.py) shares with them.
 
 Sits beside netdev.py (the contract and the dummy) and keeps its promises on real
 interfaces. It owns everything kernel-specific about moving frames: the packet
@@ -6,9 +7,8 @@ socket options (promiscuous membership, PACKET_IGNORE_OUTGOING, PACKET_AUXDATA f
 the stripped VLAN tag, PACKET_VNET_HDR for checksum/GSO offload state), batched
 receive and send with recvmmsg/sendmmsg through ctypes (per-packet
 recvmsg_into/sendmsg when ctypes is unavailable), reading the virtio_net_hdr that
-says what the kernel left undone (netdev.py's helpers then finish the frame), the
-few interface ioctls we need (index, MTU, MAC, flags, ethtool offloads) and tap
-creation. No threads: the owner waits on `fileno()` (asyncio add_reader) and
+says what the kernel left undone (netdev.py's helpers then finish the frame), with
+the interface ioctls of datapath/linux_if.py. No threads: the owner waits on `fileno()` (asyncio add_reader) and
 drains with `recv_batch`.
 
 Lone frames (what low rates bring, often to a process that just woke up, when every
@@ -33,15 +33,24 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import mmap
-import os
 import socket
 import struct
 import sys
 from collections.abc import Callable, Iterable
 from itertools import accumulate, repeat
 
+from datapath.linux_if import (
+    IFF_RUNNING,
+    IFF_UP,
+    get_offloads,
+    if_flags,
+    if_hw_addr,
+    if_index,
+    if_mtu,
+    set_if_up,
+    set_offloads,
+)
 from datapath.netdev import (
     ETH_HLEN,
     ETH_P_8021Q,
@@ -55,7 +64,6 @@ from datapath.netdev import (
     OffloadFrame,
     RxFrame,
     checksum_complete,
-    finish_frames,
     frame_fits_mtu,
     gso_segment,
     offload_frame,
@@ -79,47 +87,11 @@ SO_RCVBUFFORCE = 33
 MSG_TRUNC = 0x20
 MSG_DONTWAIT = 0x40
 # <linux/sockios.h>, <linux/if.h>
-SIOCGIFFLAGS = 0x8913
-SIOCSIFFLAGS = 0x8914
-SIOCGIFMTU = 0x8921
-SIOCSIFMTU = 0x8922
-SIOCSIFHWADDR = 0x8924
-SIOCGIFHWADDR = 0x8927
-SIOCGIFINDEX = 0x8933
-SIOCETHTOOL = 0x8946
-IFF_UP = 0x1
-IFF_RUNNING = 0x40
-ARPHRD_ETHER = 1
 # <linux/if_tun.h>
-TUNSETIFF = 0x400454CA
-TUNSETOFFLOAD = 0x400454D0
-TUNSETVNETHDRSZ = 0x400454D8
-IFF_TAP = 0x0002
-IFF_NO_PI = 0x1000
-IFF_VNET_HDR = 0x4000
-TUN_F_CSUM = 0x01
-TUN_F_TSO4 = 0x02
-TUN_F_TSO6 = 0x04
-TUN_F_TSO_ECN = 0x08
 # <linux/virtio_net.h>: struct virtio_net_hdr, native byte order (little-endian hosts);
 # the GSO types are in netdev.py with the segmentation they drive.
 _VNET_ZERO = bytes(VNET_HDR_LEN)
-# <linux/ethtool.h>: legacy per-feature get/set commands (struct ethtool_value)
-ETHTOOL_FEATURES = {
-    "rx_csum": (0x14, 0x15),
-    "tx_csum": (0x16, 0x17),
-    "sg": (0x18, 0x19),
-    "tso": (0x1E, 0x1F),
-    "gso": (0x23, 0x24),
-    "gro": (0x2B, 0x2C),
-}
 
-# struct ifreq on LP64: 16-byte name + 24-byte union
-_IFREQ_INT = struct.Struct("16si20x")
-_IFREQ_SHORT = struct.Struct("16sH22x")
-_IFREQ_HWADDR = struct.Struct("16sH6s16x")
-_IFREQ_PTR = struct.Struct("16sP16x")
-_ETHTOOL_VALUE = struct.Struct("II")
 _PACKET_MREQ = struct.Struct("iHH8s")
 _TPACKET_STATS = struct.Struct("II")
 _AUX_VLAN = struct.Struct("=HH")  # tp_vlan_tci, tp_vlan_tpid at offset 16 of tpacket_auxdata
@@ -137,75 +109,6 @@ RX_SLOT_SIZE = 65536 + VNET_HDR_LEN + 64
 # tx_error (device gone, malformed frame, ...).
 _TX_DROP_ERRNOS = frozenset({errno.EMSGSIZE, errno.ENOBUFS, errno.EAGAIN, errno.ENETDOWN, errno.EIO})
 _RX_QUIET_ERRNOS = frozenset({errno.EAGAIN, errno.EINTR})
-
-
-# ------------------------------------------------------------------ interface ioctls
-
-
-def _ifname(name: str) -> bytes:
-    raw = name.encode()
-    if not 0 < len(raw) < 16:
-        raise ValueError(f"interface name {name!r} must be 1..15 bytes")
-    return raw
-
-
-def _ioctl(sock: socket.socket, request: int, ifreq: bytes) -> bytes:
-    return fcntl.ioctl(sock.fileno(), request, ifreq)
-
-
-def if_index(sock: socket.socket, name: str) -> int:
-    """Interface index of `name` in the socket's network namespace."""
-    return _IFREQ_INT.unpack(_ioctl(sock, SIOCGIFINDEX, _IFREQ_INT.pack(_ifname(name), 0)))[1]
-
-
-def if_mtu(sock: socket.socket, name: str) -> int:
-    return _IFREQ_INT.unpack(_ioctl(sock, SIOCGIFMTU, _IFREQ_INT.pack(_ifname(name), 0)))[1]
-
-
-def set_if_mtu(sock: socket.socket, name: str, mtu: int) -> None:
-    _ioctl(sock, SIOCSIFMTU, _IFREQ_INT.pack(_ifname(name), mtu))
-
-
-def if_hw_addr(sock: socket.socket, name: str) -> bytes:
-    req = _IFREQ_HWADDR.pack(_ifname(name), 0, b"")
-    return _IFREQ_HWADDR.unpack(_ioctl(sock, SIOCGIFHWADDR, req))[2]
-
-
-def set_if_hw_addr(sock: socket.socket, name: str, hw_addr: bytes) -> None:
-    _ioctl(sock, SIOCSIFHWADDR, _IFREQ_HWADDR.pack(_ifname(name), ARPHRD_ETHER, hw_addr))
-
-
-def if_flags(sock: socket.socket, name: str) -> int:
-    req = _IFREQ_SHORT.pack(_ifname(name), 0)
-    return _IFREQ_SHORT.unpack(_ioctl(sock, SIOCGIFFLAGS, req))[1]
-
-
-def set_if_up(sock: socket.socket, name: str, up: bool) -> None:
-    """Set or clear IFF_UP (administrative state), keeping the other flags."""
-    flags = if_flags(sock, name)
-    flags = flags | IFF_UP if up else flags & ~IFF_UP
-    _ioctl(sock, SIOCSIFFLAGS, _IFREQ_SHORT.pack(_ifname(name), flags & 0xFFFF))
-
-
-def _ethtool(sock: socket.socket, name: str, cmd: int, value: int = 0) -> int:
-    buf = ctypes.create_string_buffer(_ETHTOOL_VALUE.pack(cmd, value), _ETHTOOL_VALUE.size)
-    _ioctl(sock, SIOCETHTOOL, _IFREQ_PTR.pack(_ifname(name), ctypes.addressof(buf)))
-    return _ETHTOOL_VALUE.unpack(buf.raw)[1]
-
-
-def get_offloads(sock: socket.socket, name: str) -> dict[str, bool]:
-    """The interface's offload switches (ethtool -k): rx_csum, tx_csum, sg, tso, gso, gro."""
-    return {key: bool(_ethtool(sock, name, get)) for key, (get, _) in ETHTOOL_FEATURES.items()}
-
-
-def set_offloads(sock: socket.socket, name: str, **features: bool) -> None:
-    """Turn offloads on/off (ethtool -K), e.g. `set_offloads(s, "veth0", tso=False, gro=False)`.
-
-    Turning tx_csum off also turns off TSO on most drivers (TSO needs it).
-    """
-    for key, on in features.items():
-        _, set_cmd = ETHTOOL_FEATURES[key]
-        _ethtool(sock, name, set_cmd, int(on))
 
 
 # ------------------------------------------------------------------ recvmmsg / sendmmsg
@@ -851,141 +754,3 @@ class SystemNetdev(_LinuxNetdev):
         if not self._closed:
             self._closed = True
             self._sock.close()
-
-
-# ------------------------------------------------------------------ internal port
-
-
-class InternalNetdev(_LinuxNetdev):
-    """A tap device created for the bridge's LOCAL port; it disappears on close().
-
-    Frames the host stack sends out of the tap are received here; frames sent
-    here reach the host stack. Created administratively down, like Open vSwitch's
-    internal ports (`set_admin_up(True)` or `ip link set ... up`). With
-    `vnet_hdr=True` the tap announces checksum and TSO offload, so the host stack
-    hands over partial checksums and 64 KB super-frames (finished here like on a
-    system port) instead of doing that work itself.
-    """
-
-    type = "internal"
-
-    def __init__(
-        self,
-        ifname: str,
-        *,
-        vnet_hdr: bool = False,
-        batch: int = 64,
-        mtu: int | None = None,
-        hw_addr: bytes | None = None,
-    ) -> None:
-        super().__init__()
-        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-        ctl: socket.socket | None = None
-        try:
-            flags = IFF_TAP | IFF_NO_PI | (IFF_VNET_HDR if vnet_hdr else 0)
-            ifreq = fcntl.ioctl(fd, TUNSETIFF, _IFREQ_SHORT.pack(_ifname(ifname), flags))
-            self.name = ifreq[:16].rstrip(b"\0").decode()
-            if vnet_hdr:
-                fcntl.ioctl(fd, TUNSETVNETHDRSZ, struct.pack("i", VNET_HDR_LEN))
-                fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
-            ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            if hw_addr is not None:
-                set_if_hw_addr(ctl, self.name, hw_addr)
-            if mtu is not None:
-                set_if_mtu(ctl, self.name, mtu)
-            self._mtu = if_mtu(ctl, self.name)
-            self._hw_addr = if_hw_addr(ctl, self.name)
-            self.ifindex = if_index(ctl, self.name)
-        except BaseException:
-            os.close(fd)
-            if ctl is not None:
-                ctl.close()
-            raise
-        self._fd = fd
-        self._ctl = ctl
-        self.vnet_hdr = vnet_hdr
-        self._hdr_len = VNET_HDR_LEN if vnet_hdr else 0
-        self._rx = _RxRing(batch, RX_SLOT_SIZE)
-
-    def fileno(self) -> int | None:
-        return None if self._closed else self._fd
-
-    def recv_batch(self, max_packets: int) -> list[RxFrame]:
-        rx = self._rx
-        count = max_packets if max_packets < rx.count else rx.count
-        if self._closed:
-            return []
-        self.rx_offloads = 0
-        out: list[RxFrame] = []
-        append = out.append
-        readv = os.readv
-        fd = self._fd
-        view = rx.view
-        hdr_len = self._hdr_len
-        delivered = 0
-        for i in range(count):
-            try:
-                length = readv(fd, [rx.views[i]])
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:
-                self._rx_error(exc.errno or 0)
-                break
-            if length < hdr_len + ETH_HLEN:
-                self._stats.rx_errors += 1
-                continue
-            base = i * rx.slot_size
-            if hdr_len and (view[base] & VIRTIO_NET_HDR_F_NEEDS_CSUM or view[base + 1]):
-                delivered += self._finish(view, base, length, 0, append)
-                continue
-            append((view[base + hdr_len : base + length], 0))
-            delivered += length - hdr_len
-        stats = self._stats
-        stats.rx_packets += len(out)
-        stats.rx_bytes += delivered
-        return out
-
-    def send(self, frame: Frame) -> bool:
-        return self._write(frame, _VNET_ZERO)
-
-    def send_batch_offload(self, frames: Iterable[Frame]) -> int:
-        """`send_batch` that writes OffloadFrames with their virtio_net_hdr (a tap with
-        vnet_hdr: the host stack takes the partial checksum / GSO frame as it is);
-        without vnet_hdr they are finished here first."""
-        if not self._hdr_len:
-            return self.send_batch(finish_frames(frames))
-        write = self._write
-        return sum(1 for frame in frames
-                   if write(frame, frame.vnet if type(frame) is OffloadFrame else _VNET_ZERO))
-
-    def _write(self, frame: Frame, header: bytes) -> bool:
-        stats = self._stats
-        if self._closed:
-            stats.tx_dropped += 1
-            return False
-        size = len(frame)
-        if size > self._max_frame() and header is _VNET_ZERO and not self._fits(frame):
-            stats.tx_dropped += 1
-            return False
-        try:
-            if self._hdr_len:
-                os.writev(self._fd, [header, frame])
-            else:
-                os.write(self._fd, frame)
-        except OSError as exc:
-            self._tx_error(exc.errno or 0)
-            return False
-        stats.tx_packets += 1
-        stats.tx_bytes += size
-        return True
-
-    def send_batch(self, frames: Iterable[Frame]) -> int:
-        send = self.send
-        return sum(1 for frame in frames if send(frame))
-
-    def close(self) -> None:
-        """Close the tap; the kernel removes the (non-persistent) interface."""
-        if not self._closed:
-            self._closed = True
-            os.close(self._fd)
-            self._ctl.close()

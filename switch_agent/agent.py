@@ -65,7 +65,7 @@ def open_netdev(port: cfg.PortConfig) -> Netdev:
     if port.type == "patch":
         return PatchNetdev(port.name)
     if port.type == "internal":
-        from datapath.netdev_linux import InternalNetdev
+        from datapath.netdev_tap import InternalNetdev
 
         tap = InternalNetdev(port.name)
         tap.set_admin_up(True)

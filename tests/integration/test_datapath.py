@@ -31,7 +31,8 @@ import pytest
 
 from datapath.dpif import Datapath, PortEvent, PortEventKind
 from datapath.flow import make_key, make_mask
-from datapath.netdev_linux import InternalNetdev, SystemNetdev
+from datapath.netdev_linux import SystemNetdev
+from datapath.netdev_tap import InternalNetdev
 from datapath.netdev_vxlan import VxlanNetdev
 from datapath.odp_actions import Output, PopVlan, PushVlan, SetTunnel
 from tests.integration.conftest import NetnsLab

@@ -22,14 +22,10 @@ from collections.abc import Callable
 
 import pytest
 
+from datapath.linux_if import get_offloads, set_offloads
 from datapath.netdev import Netdev, insert_vlan, vlan_tag
-from datapath.netdev_linux import (
-    ETH_P_ALL,
-    InternalNetdev,
-    SystemNetdev,
-    get_offloads,
-    set_offloads,
-)
+from datapath.netdev_linux import ETH_P_ALL, SystemNetdev
+from datapath.netdev_tap import InternalNetdev
 from tests.integration.conftest import NetnsLab
 
 ETH_P_TEST = 0x88B5  # IEEE 802 local experimental ethertype: our test frames
