@@ -8,27 +8,7 @@ asyncio loop, and hands everything it cannot decide to the slow path as upcalls.
 owns port numbering, per-flow and per-datapath counters, the upcall queue and
 link-state reporting.  Knows nothing of OpenFlow (switch_agent/ sits on top).
 
-The contract (``Dpif``), after Open vSwitch's lib/dpif.h:
-  * ports: ``port_add(netdev, port_no=None) -> port_no`` (lowest free number >= 1 unless
-    one is asked for; 0 is the LOCAL port by convention), ``port_del`` (closes the
-    netdev: deleting an internal port deletes its tap), ``port_list``/``port_get`` with
-    the netdev's counters (rx/tx packets, bytes, dropped, errors);
-  * flows: ``flow_put(key, mask, actions)`` creates or modifies the megaflow ``key &
-    mask`` -> actions (an existing one under the same mask and masked key, or the same
-    ufid, is replaced atomically: no packet runs the old actions after the call, and
-    its statistics carry over unless ``zero_stats``); ``flow_get``/``flow_del`` by ufid,
-    ``flow_dump``, ``flow_flush``; statistics per flow (packets, bytes, last used,
-    TCP flags seen);
-  * ``execute(frame, actions, in_port)``: run actions on one packet (the slow path's
-    way to send the packet of a miss, and PACKET_OUT);
-  * upcalls, in batches, to one handler (``set_upcall_handler``): ``MISS`` for a packet
-    no megaflow matched (the packet, its key, its in_port) and ``ACTION`` for a
-    ``Userspace`` action (with its userdata and the frame maybe cut to max_len);
-  * ``stats()``: hit, missed, lost, flows, masks (OVS's ``dpif_dp_stats``), plus
-    malformed frames seen by extraction;
-  * port events (``set_port_handler``): a port added or deleted, a link going up or
-    down, the device of a port vanishing (deleted under the running datapath) --
-    reported, never fatal: the port stays until the slow path deletes it.
+The contract (``Dpif`` and the values it passes) is in datapath/dpif_api.py.
 
 Packet walk (``_input``): a readable port (``loop.add_reader``; in-memory ports wake the
 loop through ``DummyNetdev.on_rx``) is drained one batch (``batch`` frames) per
@@ -86,13 +66,25 @@ import errno
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from enum import IntEnum
 from operator import itemgetter
-from typing import Any, Protocol
+from typing import Any
 
 from datapath import flow as _flow
 from datapath.cache import TCP_FLAGS_MASK, FlowCache, Megaflow
+from datapath.dpif_api import (  # the contract, re-exported: callers import it from here
+    DpFlow,
+    Dpif,
+    DpStats,
+    FlowStats,
+    PortEvent,
+    PortEventKind,
+    PortHandler,
+    PortInfo,
+    TunnelMeta,
+    Upcall,
+    UpcallHandler,
+    UpcallKind,
+)
 from datapath.meter import MeterBand, MeterStats, MeterTable
 from datapath.netdev import (
     Netdev,
@@ -110,7 +102,6 @@ from datapath.odp_actions import (
     PacketCtx,
     Userspace,
     compile_actions,
-    format_actions,
 )
 
 log = logging.getLogger(__name__)
@@ -118,126 +109,6 @@ log = logging.getLogger(__name__)
 MAX_PORT_NO = 0xFEFF
 _NOT_IN_PORT = ~_flow.FIELD_MASK["in_port"]
 _first, _second = itemgetter(0), itemgetter(1)  # like OpenFlow's OFPP_MAX: numbers above are reserved names
-TunnelMeta = tuple[int, int, int]  # (tun_id, tun_ipv4_src, tun_ipv4_dst)
-
-
-# ------------------------------------------------------------------ the contract's values
-
-
-class UpcallKind(IntEnum):
-    MISS = 0  # no megaflow matched (OVS DPIF_UC_MISS)
-    ACTION = 1  # a Userspace action ran (OVS DPIF_UC_ACTION)
-
-
-@dataclass(frozen=True, slots=True)
-class Upcall:
-    """A packet for the slow path.  ``key`` is the key the packet was received with
-    (it includes in_port and tunnel metadata); for ACTION upcalls ``frame`` is the
-    packet as the actions left it, at most the Userspace max_len bytes of
-    ``total_len``."""
-
-    kind: UpcallKind
-    in_port: int
-    key: int
-    frame: bytes
-    userdata: bytes = b""
-    total_len: int = 0
-
-    def __repr__(self) -> str:
-        return (f"Upcall({self.kind.name}, in_port={self.in_port}, {_flow.format_key(self.key)}, "
-                f"{len(self.frame)}/{self.total_len} bytes, userdata={self.userdata!r})")
-
-
-@dataclass(frozen=True, slots=True)
-class FlowStats:
-    packets: int = 0
-    bytes: int = 0
-    used: float | None = None  # clock time of the last packet, None if never hit
-    tcp_flags: int = 0  # OR of the TCP flags of every packet counted
-
-
-@dataclass(frozen=True, slots=True)
-class DpFlow:
-    """A megaflow as dumped: its ``key`` is already masked."""
-
-    ufid: object
-    key: int
-    mask: int
-    actions: tuple[Action, ...]
-    stats: FlowStats
-
-    def __repr__(self) -> str:
-        return (f"DpFlow(ufid={self.ufid!r}, {_flow.format_key(self.key, self.mask)}, "
-                f"actions={format_actions(self.actions) or 'drop'}, {self.stats})")
-
-
-@dataclass(frozen=True, slots=True)
-class PortInfo:
-    port_no: int
-    name: str
-    type: str  # "system", "internal", "dummy", "patch", "vxlan"
-    link_up: bool
-    mtu: int
-    hw_addr: bytes
-    stats: dict[str, int]  # NetdevStats.as_dict()
-
-
-@dataclass(frozen=True, slots=True)
-class DpStats:
-    hit: int  # packets that matched a cached flow
-    missed: int  # packets that matched none (an upcall was attempted)
-    lost: int  # upcalls dropped: queue full or no handler
-    flows: int
-    masks: int
-    malformed: int = 0  # frames whose extraction found a truncated or invalid layer
-
-
-class PortEventKind(IntEnum):
-    ADD = 0
-    DELETE = 1
-    LINK = 2  # link_up changed
-    VANISHED = 3  # the device went away under the datapath
-
-
-@dataclass(frozen=True, slots=True)
-class PortEvent:
-    kind: PortEventKind
-    port_no: int
-    name: str
-    link_up: bool
-
-
-UpcallHandler = Callable[[list[Upcall]], None]
-PortHandler = Callable[[PortEvent], None]
-
-
-class Dpif(Protocol):
-    """What the slow path may do to a datapath (see the module docstring)."""
-
-    def port_add(self, netdev: Netdev, port_no: int | None = None) -> int: ...
-    def port_del(self, port_no: int) -> None: ...
-    def port_get(self, port_no: int) -> PortInfo: ...
-    def port_list(self) -> list[PortInfo]: ...
-
-    def flow_put(self, key: int, mask: int, actions: Sequence[Action], *,
-                 ufid: object = None, create: bool = True, modify: bool = True,
-                 zero_stats: bool = False) -> DpFlow: ...
-    def flow_get(self, ufid: object) -> DpFlow | None: ...
-    def flow_del(self, ufid: object) -> DpFlow | None: ...
-    def flow_dump(self) -> list[DpFlow]: ...
-    def flow_flush(self) -> int: ...
-
-    def execute(self, frame: Frame, actions: Sequence[Action], in_port: int,
-                tun: TunnelMeta | None = None) -> None: ...
-
-    def meter_set(self, meter_id: int, bands: Iterable[MeterBand], *,
-                  pktps: bool = False) -> None: ...
-    def meter_del(self, meter_id: int) -> bool: ...
-    def meter_stats(self, meter_id: int) -> MeterStats | None: ...
-
-    def set_upcall_handler(self, handler: UpcallHandler | None) -> None: ...
-    def set_port_handler(self, handler: PortHandler | None) -> None: ...
-    def stats(self) -> DpStats: ...
 
 
 # ------------------------------------------------------------------ the datapath
@@ -936,3 +807,7 @@ class Datapath:
         megaflows = self.cache.megaflows
         return DpStats(self.hit, self.missed, self.lost, megaflows.flows, megaflows.masks,
                        self.malformed)
+
+
+__all__ = ["Datapath", "Dpif", "DpFlow", "DpStats", "FlowStats", "PortEvent", "PortEventKind",
+           "PortHandler", "PortInfo", "TunnelMeta", "Upcall", "UpcallHandler", "UpcallKind"]
