@@ -5,6 +5,8 @@ changes leave nothing behind.  In process, dummy and patch ports (no root needed
 from __future__ import annotations
 
 import asyncio
+import errno
+import json
 import shutil
 import socket
 import tempfile
@@ -314,3 +316,80 @@ def test_a_listener_that_cannot_listen_changes_nothing(run) -> None:
     assert r.request("get-controller", bridge="br0") == {"controllers": [],
                                                          "listeners": ["ptcp:0:127.0.0.1"]}
     assert r.agent.bridges["br0"].mgr.listeners[-1] == "ptcp:0:127.0.0.1"  # listening again
+
+
+def test_a_pending_port_is_opened_when_its_interface_appears(run, monkeypatch) -> None:
+    """The retry in run_periodic: a `system` port whose interface is missing at start is
+    opened (same OpenFlow number as configured) once opening it works."""
+    from switch_agent import agent as agent_mod
+
+    real_open = agent_mod.open_netdev
+    appeared = False
+
+    def open_netdev(port: PortConfig):
+        if port.name == "sagappear0":
+            if not appeared:
+                raise OSError(errno.ENODEV, "No such device")
+            return DummyNetdev(port.name)  # stands for the interface that appeared
+        return real_open(port)
+
+    monkeypatch.setattr(agent_mod, "open_netdev", open_netdev)
+    r = run(AgentConfig(bridges=(BridgeConfig("br0", ports=(
+        PortConfig("a1", "dummy", 1), PortConfig("sagappear0", ofport=7))),)))
+    bridge = r.agent.bridges["br0"]
+    assert bridge.pending == {"sagappear0": "no such network interface"}
+    r.call(bridge.run_periodic, 1e9)  # still missing: stays pending
+    assert "sagappear0" in bridge.pending and bridge.ofport("sagappear0") is None
+    appeared = True
+    r.call(bridge.run_periodic, 2e9)
+    assert bridge.pending == {} and bridge.ofport("sagappear0") == 7
+    shown = r.request("show")
+    assert [p["name"] for p in shown["ports"]] == ["a1", "sagappear0"]
+    assert shown["pending_ports"] == []
+
+
+def test_describe_gives_one_line_reasons() -> None:
+    from switch_agent.agent import describe
+
+    assert describe(OSError(errno.ENODEV, "No such device")) == "no such network interface"
+    assert describe(OSError(errno.EPERM, "Operation not permitted")) == "Operation not permitted"
+    assert describe(OSError(errno.ENOENT, "No such file", "/dev/net/tun")) == (
+        "No such file: /dev/net/tun")
+    assert describe(ValueError("bad\nthing")) == "bad thing"
+
+
+def test_swctl_management_flags_and_texts(run, capsys) -> None:
+    r = run()
+    sock = ["--socket", str(r.socket)]
+
+    def sw(*argv: str) -> tuple[int, str, str]:
+        status = swctl.main([*sock, *argv])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    assert sw("add-br", "br5", "--protocols", "OpenFlow13", "--fail-mode", "standalone") == (
+        0, "", "")
+    assert sw("add-br", "br5", "--may-exist") == (0, "", "")
+    assert r.agent.config.bridge("br5") == BridgeConfig("br5", datapath_id=3,
+                                                        protocols=("OpenFlow13",),
+                                                        fail_mode="standalone")
+    assert sw("add-port", "br5", "v5", "--type", "dummy", "--may-exist") == (0, "", "")
+    assert sw("add-port", "br5", "v5", "--type", "dummy", "--may-exist") == (0, "", "")
+    assert sw("del-port", "v5", "--if-exists") == (0, "", "")
+    assert sw("del-port", "v5", "--if-exists") == (0, "", "")
+    assert sw("del-port", "br5", "v5", "x") == (1, "", "swctl: del-port: [BRIDGE] PORT\n")
+    assert sw("set-datapath-id", "br5", "0x55") == (0, "", "")
+    assert sw("del-fail-mode", "br5") == (0, "", "")
+    assert r.agent.config.bridge("br5").datapath_id == 0x55
+    assert r.agent.config.bridge("br5").fail_mode is None
+    assert sw("del-br", "br5") == (0, "", "")
+    assert sw("del-br", "br5", "--if-exists") == (0, "", "")
+    status, out, _ = sw("log-level", "switch_agent.ofproto", "info")
+    assert status == 0 and "switch_agent.ofproto" in out and out.split("\n")[0].startswith(
+        "(root)")
+    assert sw("log-level", "a", "b", "c") == (1, "", "swctl: log-level: [[MODULE] LEVEL]\n")
+    status, out, _ = sw("log-level")
+    assert status == 0 and "switch_agent.ofproto             info\n" in out
+    r.request("log-level", {"module": "switch_agent.ofproto", "level": "warning"})
+    status, out, _ = sw("--json", "list-br")
+    assert (status, json.loads(out)) == (0, {"bridges": ["br0", "br1"]})
