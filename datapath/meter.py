@@ -22,11 +22,16 @@ Buckets are integers (micro-packets or milli-bits, time in microseconds), so a f
 clock gives exact, repeatable results.
 
 DSCP remark: dp-netdev supports only drop bands; here a DSCP_REMARK band returns its
-``prec_level`` and the executor rewrites the DSCP with ``remark_dscp``: the class
-(the DSCP's upper three bits, IP precedence) is lowered by ``prec_level``, floored at
-0.  That is what Ryu's OpenFlow switch test tool expects (DSCP 24 with prec_level 1
--> 16, tests/switch/of13/meter/02_DSCP_REMARK_*) and what ofsoftswitch13 does; the
-OF1.3 text ("drop precedence to add") is not more precise than that.
+``prec_level`` and the executor rewrites the DSCP with ``remark_dscp``. OF1.3 says the
+band's prec_level is the "number of drop precedence level to add"; drop precedence is
+Assured Forwarding's (RFC 2597: AFxy = DSCP 8x + 2y, class x 1-4, drop precedence y
+1 low, 2 medium, 3 high), so an AF codepoint gets y raised by prec_level, at most to
+3 (AF21 = 18 with prec_level 1 -> AF22 = 20), and any other DSCP (CS, EF, default)
+has no drop precedence and is left as it is. That is ofsoftswitch13's rule (which
+leaves the DSCP unchanged rather than capping y at 3) and what Ryu's OpenFlow switch
+test tool expects (os-ken 4.2.2 tests/switch/of13/meter/02_DSCP_REMARK_*: DSCP 18
+-> 20; older copies of those files expected CS3 24 -> 16, a class lowered, which no
+switch we know does).
 """
 
 from __future__ import annotations
@@ -178,6 +183,10 @@ class MeterTable:
 
 
 def remark_dscp(dscp: int, prec_level: int) -> int:
-    """DSCP after a DSCP_REMARK band with ``prec_level``: the class (upper three bits)
-    lowered by ``prec_level``, floored at 0; the lower three bits kept."""
-    return max(0, (dscp >> 3) - prec_level) << 3 | (dscp & 7)
+    """DSCP after a DSCP_REMARK band with ``prec_level``: an Assured Forwarding
+    codepoint (class 1-4, drop precedence 1-3) gets its drop precedence raised by
+    ``prec_level``, at most to 3 (high); any other DSCP is returned unchanged."""
+    af_class, drop = dscp >> 3, (dscp & 7) >> 1
+    if not 1 <= af_class <= 4 or dscp & 1 or not 1 <= drop <= 3:
+        return dscp
+    return af_class << 3 | min(3, drop + prec_level) << 1

@@ -156,12 +156,18 @@ def test_meter_without_bands_passes_everything() -> None:
 
 
 @pytest.mark.parametrize("dscp,prec,expected", [
-    (24, 1, 16),  # Ryu's switch test tool: ip_dscp 24 -> 16 with prec_level 1
-    (46, 2, 30),  # EF (101110) -> 011110
-    (10, 1, 2),  # AF11: class 1 -> 0, low bits kept
-    (7, 3, 7),  # class 0 stays
-    (63, 9, 7),  # floored at class 0
-    (40, 0, 40),
+    (18, 1, 20),  # AF21 -> AF22: Ryu's switch test tool (os-ken 4.2.2 meter/02_DSCP_REMARK_*)
+    (10, 1, 12),  # AF11 -> AF12
+    (10, 2, 14),  # AF11 -> AF13
+    (34, 9, 38),  # AF41: drop precedence capped at 3 (high)
+    (14, 1, 14),  # AF13 is already high
+    (28, 0, 28),  # prec_level 0: unchanged
+    (24, 1, 24),  # CS3: no drop precedence, unchanged
+    (46, 2, 46),  # EF: unchanged
+    (0, 1, 0),  # default: unchanged
+    (2, 1, 2),  # class 0 is not AF
+    (42, 1, 42),  # class 5 is not AF
+    (19, 1, 19),  # the lowest bit set: not an AF codepoint
 ])
 def test_remark_dscp(dscp: int, prec: int, expected: int) -> None:
     assert remark_dscp(dscp, prec) == expected

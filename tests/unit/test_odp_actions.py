@@ -640,16 +640,21 @@ def test_meter_pass_drop() -> None:
 
 
 def test_meter_dscp_remark() -> None:
-    v4 = eth(ipv4(udp(), 17, tos=(24 << 2) | 1), 0x0800)
+    # The band raises an AF codepoint's drop precedence; ECN bits are kept, the IPv4
+    # header checksum follows.
+    v4 = eth(ipv4(udp(), 17, tos=(18 << 2) | 1), 0x0800)
     env = run([a.Meter(1), a.Output(2)], v4, env=Env([1]))
-    assert env.outputs == [(2, eth(ipv4(udp(), 17, tos=(16 << 2) | 1), 0x0800))]
-    v6 = eth(ipv6(udp(), 17, tc=(46 << 2) | 2), 0x86DD)
+    assert env.outputs == [(2, eth(ipv4(udp(), 17, tos=(20 << 2) | 1), 0x0800))]
+    v6 = eth(ipv6(udp(), 17, tc=(34 << 2) | 2), 0x86DD)
     env = run([a.Meter(1), a.Output(2)], v6, env=Env([2]))
-    assert env.outputs == [(2, eth(ipv6(udp(), 17, tc=(30 << 2) | 2), 0x86DD))]
+    assert env.outputs == [(2, eth(ipv6(udp(), 17, tc=(38 << 2) | 2), 0x86DD))]
     env = run([a.Meter(1), a.Output(2)], v4, env=Env([0]))  # prec_level 0: unchanged
     assert env.outputs == [(2, v4)]
-    env = run([a.Meter(1), a.Output(2)], v4, env=Env([7]))  # floored at class 0
-    assert env.outputs == [(2, eth(ipv4(udp(), 17, tos=(0 << 2) | 1), 0x0800))]
+    env = run([a.Meter(1), a.Output(2)], v4, env=Env([7]))  # capped at high (AF23)
+    assert env.outputs == [(2, eth(ipv4(udp(), 17, tos=(22 << 2) | 1), 0x0800))]
+    cs3 = eth(ipv4(udp(), 17, tos=24 << 2), 0x0800)  # no drop precedence: unchanged
+    env = run([a.Meter(1), a.Output(2)], cs3, env=Env([1]))
+    assert env.outputs == [(2, cs3)]
     arp_frame = eth(arp(), 0x0806)
     env = run([a.Meter(1), a.Output(2)], arp_frame, env=Env([1]))
     assert env.outputs == [(2, arp_frame)]
