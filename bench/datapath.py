@@ -85,6 +85,7 @@ from tests.integration.conftest import (  # noqa: E402
 
 GEN_CPU, SW_CPU = 0, 1
 BUSY_POLL: float | None = None  # --busy-poll, handed to the worker
+RX_RING: int | None = None  # --rx-ring, handed to the worker
 FLOWS = (1, 10_000)
 WARMUP = 0.5  # seconds of traffic before the measuring window opens
 MAX_RATE = 3_000_000  # pps no generator reaches here: its packet limit is rate * time
@@ -428,6 +429,8 @@ class Ours(Switch):
                 "--ours-worker", self.line.a_if, self.line.b_if, "--seconds", str(self.lifetime)]
         if BUSY_POLL is not None:
             argv += ["--busy-poll", str(BUSY_POLL)]
+        if RX_RING is not None:
+            argv += ["--rx-ring", str(RX_RING)]
         self.proc = self.lab.popen(self.line.sw, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=self.stderr, preexec_fn=die_with_parent)
         reply = self.request(None, timeout=20)
@@ -497,7 +500,8 @@ def _plain(obj: Any) -> Any:
     return str(obj)
 
 
-def ours_worker(a_if: str, b_if: str, lifetime: float, busy_poll: float | None = None) -> None:
+def ours_worker(a_if: str, b_if: str, lifetime: float, busy_poll: float | None = None,
+                rx_ring: int | None = None) -> None:
     """Run the datapath between a_if and b_if (this process's namespace) until stdin
     closes or `lifetime` seconds pass. Protocol on stdout, one JSON object per line:
     {"ready": true} once forwarding, then one answer per "stats" line read from stdin.
@@ -520,8 +524,8 @@ def ours_worker(a_if: str, b_if: str, lifetime: float, busy_poll: float | None =
         sys.stdout.flush()
 
     dp = Datapath("bench") if busy_poll is None else Datapath("bench", busy_poll=busy_poll)
-    p1 = dp.port_add(SystemNetdev(a_if))
-    p2 = dp.port_add(SystemNetdev(b_if))
+    p1 = dp.port_add(SystemNetdev(a_if) if rx_ring is None else SystemNetdev(a_if, rx_ring=rx_ring))
+    p2 = dp.port_add(SystemNetdev(b_if) if rx_ring is None else SystemNetdev(b_if, rx_ring=rx_ring))
     dp.flow_put(make_key(in_port=p1), make_mask(in_port=True), [Output(p2)])
     dp.flow_put(make_key(in_port=p2), make_mask(in_port=True), [Output(p1)])
     dp.set_upcall_handler(on_upcalls)
@@ -703,14 +707,16 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--busy-poll", type=float, default=None, metavar="SECONDS",
                         help="this datapath's busy-poll window (default: Datapath's; 0: off)")
+    parser.add_argument("--rx-ring", type=int, default=None, metavar="FRAMES",
+                        help="this datapath's receive ring per port (default: SystemNetdev's; 0: recvmmsg)")
     parser.add_argument("--ours-worker", nargs=2, metavar=("A_IF", "B_IF"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ours_worker:
         a_if, b_if = args.ours_worker
-        ours_worker(a_if, b_if, lifetime=args.seconds, busy_poll=args.busy_poll)
+        ours_worker(a_if, b_if, lifetime=args.seconds, busy_poll=args.busy_poll, rx_ring=args.rx_ring)
         return
-    global BUSY_POLL
-    BUSY_POLL = args.busy_poll
+    global BUSY_POLL, RX_RING
+    BUSY_POLL, RX_RING = args.busy_poll, args.rx_ring
     if not 0.5 <= args.seconds <= 600:
         parser.error("--seconds must be within 0.5 .. 600")
     switches = [s for s in args.switches.split(",") if s]

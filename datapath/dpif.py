@@ -27,7 +27,7 @@ port's queue directly; a miss is copied into the upcall queue.  When the cache h
 a single mask on in_port alone (port-to-port forwarding), one lookup serves the whole
 batch.  Measured on the 2-vCPU VM (in-memory ports, 64-byte frames, the Python work
 only): ~0.07 us per packet for that case, ~0.3 us projected, ~2 us keyed; on veth
-the kernel's AF_PACKET receive and send (~1.6 + ~2.5 us per packet) dominate.  Outputs are queued per port and sent with one ``send_batch`` per
+the kernel's AF_PACKET send (~2.1 us per packet) and the receive (~0.35 us from the ring) dominate.  Outputs are queued per port and sent with one ``send_batch`` per
 port at the end of the batch (frames may be views into the receive ring, valid until
 the next receive on that port, which is after the flush).  Upcalls are handed to the
 handler from a separate loop callback, at most ``upcall_batch`` per call, so the slow

@@ -11,22 +11,22 @@ says what the kernel left undone (netdev.py's helpers then finish the frame), wi
 the interface ioctls of datapath/linux_if.py. No threads: the owner waits on `fileno()` (asyncio add_reader) and
 drains with `recv_batch`.
 
+Receive ring: with mmsg, a port receives through a TPACKET_V2 ring (datapath/netdev_ring.py;
+`rx_ring` frames, 0: none): recvmmsg cost ~1.0-1.4 us per 64-byte frame here, the ring
+~0.35 us. Frames too big for a slot come from the socket queue, one recvmmsg per batch
+(`_recv_copy`); without a ring (rx_ring=0, or refused) recvmmsg/recvmsg as below.
+
 Lone frames (what low rates bring, often to a process that just woke up, when every
 Python statement costs ~10x its warm time) take a shorter path: a batch of one is
 checked directly instead of through the strided per-batch views, only the mmsghdrs
 the last receive filled are reset, and one frame is sent with the socket module's
 sendmsg rather than a sendmmsg prepared through ctypes (~22 us cold against ~60 us).
 
-Offloads, as measured on veth (see bench/netdev_forward.py): a veth peer hands us
-TCP with partial checksums and 64 KB TSO super-frames. Each frame carries a
-virtio_net_hdr (PACKET_VNET_HDR) saying what was left undone; we complete the
-checksum in place, and segment super-frames into MSS-sized frames with their own
-IP/TCP headers and checksums, so every frame the datapath sees is an ordinary
-one. `set_offloads()` (ethtool ioctls) can instead turn TSO/GSO/GRO/tx-checksum
-off; on veth that must be done on the *sending* ends (the peer's TSO decides),
-and it is about twice as fast as segmenting in Python, whose checksum of a
-1.5 KB segment costs ~3-5 us here. Turning it off on our own ends changes
-nothing for what a veth peer sends (measured).
+Offloads (measured on veth, bench/netdev_forward.py): a veth peer hands us TCP with
+partial checksums and 64 KB TSO super-frames, each with a virtio_net_hdr saying what was
+left undone; we complete the checksum, segment super-frames (or, with `offload`, pass
+them on as OffloadFrames). `set_offloads()` (ethtool) turns them off, which on veth must
+be done on the *sending* ends (the peer's TSO decides).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import mmap
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable, Iterable
 from itertools import accumulate, repeat
 
@@ -68,6 +69,7 @@ from datapath.netdev import (
     gso_segment,
     offload_frame,
 )
+from datapath.netdev_ring import DEFAULT_FRAMES, RxPacketRing
 
 # ------------------------------------------------------------------ kernel constants
 # <linux/if_ether.h>, <linux/if_packet.h>
@@ -86,8 +88,6 @@ TP_STATUS_VLAN_TPID_VALID = 1 << 6
 SO_RCVBUFFORCE = 33
 MSG_TRUNC = 0x20
 MSG_DONTWAIT = 0x40
-# <linux/sockios.h>, <linux/if.h>
-# <linux/if_tun.h>
 # <linux/virtio_net.h>: struct virtio_net_hdr, native byte order (little-endian hosts);
 # the GSO types are in netdev.py with the segmentation they drive.
 _VNET_ZERO = bytes(VNET_HDR_LEN)
@@ -103,6 +103,8 @@ _STATUS_LOW = 0 if sys.byteorder == "little" else 3
 # Receive slots hold a whole GSO super-frame (64 KB + headers); they are mmap'ed so
 # that only the pages a frame touches become resident.
 RX_SLOT_SIZE = 65536 + VNET_HDR_LEN + 64
+# With a receive ring: how often (seconds) an empty ring also looks at the socket queue.
+QUEUE_CHECK = 0.001
 
 # Send errors that mean "this frame was not sent" (counted as tx_dropped): over the
 # MTU, queue full, link down (EIO is a tap that is down); any other errno is a
@@ -139,8 +141,6 @@ _IOV_SIZE = ctypes.sizeof(_IOVec)
 _CMSG_HDR = ctypes.sizeof(ctypes.c_size_t) + 2 * ctypes.sizeof(ctypes.c_int)  # CMSG_LEN(0)
 _CTL_SIZE = socket.CMSG_SPACE(_AUX_SIZE)
 _SIZE_T = "Q" if ctypes.sizeof(ctypes.c_size_t) == 8 else "I"
-
-
 
 _MmsgCall = Callable[..., int]
 
@@ -425,6 +425,7 @@ class SystemNetdev(_LinuxNetdev):
         rcvbuf: int = 4 << 20,
         qdisc_bypass: bool = False,
         offload: bool = False,
+        rx_ring: int = DEFAULT_FRAMES,
     ) -> None:
         super().__init__()
         self.offload = offload
@@ -445,6 +446,12 @@ class SystemNetdev(_LinuxNetdev):
                 sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
             except PermissionError:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            ring = None
+            if rx_ring > 0 and self.io == "mmsg":
+                try:  # after PACKET_VNET_HDR (refused once a ring exists), before frames come
+                    ring = RxPacketRing(sock, rx_ring)
+                except OSError:
+                    ring = None  # recvmmsg (or recvmsg) it is
             # Binding sets protocol and interface at once: no frames from other interfaces.
             sock.bind((ifname, ETH_P_ALL))
             self.ifindex = if_index(sock, ifname)
@@ -464,6 +471,9 @@ class SystemNetdev(_LinuxNetdev):
         self._rx = _RxRing(batch, RX_SLOT_SIZE)
         self._tx = _TxRing(batch) if self.io == "mmsg" else None
         self._recv = self._recv_mmsg if self.io == "mmsg" else self._recv_msg
+        self.rx_ring = ring  # the TPACKET_V2 receive ring, None without one (datapath/netdev_ring.py)
+        self._queue_checked = 0.0  # last look at the socket queue beside the ring (see _recv_ring)
+        self._copies: list[tuple[int, int]] = []  # (length, flags) of a ring batch's copies
 
     def fileno(self) -> int | None:
         return None if self._closed else self._fd
@@ -483,7 +493,61 @@ class SystemNetdev(_LinuxNetdev):
 
     def recv_batch(self, max_packets: int) -> list[RxFrame]:
         self.rx_offloads = 0
+        if self.rx_ring is not None and not self._closed:
+            return self._recv_ring(max_packets)
         return self._recv(max_packets)
+
+    def _recv_ring(self, max_packets: int) -> list[RxFrame]:
+        """From the ring; when it is empty (at most every QUEUE_CHECK s) from the socket
+        queue too: that consumes a pending socket error (a device going down), which
+        would otherwise keep the selector waking us up, and anything queued beside."""
+        ring = self.rx_ring
+        assert ring is not None
+        count = max_packets if max_packets < self._rx.count else self._rx.count  # copies' slots
+        frames = ring.receive(count, self._stats, self._finish, self._recv_copy)
+        if frames:
+            return frames
+        now = time.monotonic()
+        if now - self._queue_checked < QUEUE_CHECK:
+            return frames
+        self._queue_checked = now
+        return self._recv(max_packets)
+
+    def _recv_copy(self, k: int, total: int, vlan: int, append: Callable[[RxFrame], None]) -> int:
+        """The full copy of the k-th frame (of ``total``) of a ring batch that the ring holds
+        truncated (TP_STATUS_COPY), from the socket queue into receive slot k; the first
+        call fetches all ``total`` (one recvmmsg); returns the bytes delivered."""
+        rx = self._rx
+        if k == 0:
+            self._copies = self._fetch_copies(total)
+        if k >= len(self._copies):
+            return 0  # an empty-ring queue check took it already, before its slot was marked
+        length, flags = self._copies[k]
+        base = rx.bases[k]
+        view = rx.view
+        if flags & MSG_TRUNC or length < VNET_HDR_LEN + ETH_HLEN:
+            self._stats.rx_errors += 1
+            return 0
+        if view[base] & VIRTIO_NET_HDR_F_NEEDS_CSUM or view[base + 1]:
+            return self._finish(view, base, length, vlan, append)
+        append((view[base + VNET_HDR_LEN : base + length], vlan))
+        return length - VNET_HDR_LEN
+
+    def _fetch_copies(self, count: int) -> list[tuple[int, int]]:
+        """Up to ``count`` queued frames into receive slots 0..: (length, msg_flags) each."""
+        rx = self._rx
+        dirty = rx.dirty * _MMSG_SIZE
+        if dirty:
+            rx.msgs[:dirty] = rx.pristine[:dirty]
+        assert _MMSG is not None
+        got = _MMSG[0](self._fd, rx.msgs_addr, count, MSG_DONTWAIT, None)
+        rx.dirty = max(got, 0)
+        if got <= 0:
+            if got < 0:
+                self._rx_error(ctypes.get_errno())
+            return []
+        lengths = rx.msgs_u32[_MSG_LEN_U32 : got * _U32_STRIDE : _U32_STRIDE].tolist()
+        return list(zip(lengths, bytes(rx.msgs[_MSG_FLAGS_LOW : got * _MMSG_SIZE : _MMSG_SIZE])))
 
     def _recv_mmsg(self, max_packets: int) -> list[RxFrame]:
         rx = self._rx
@@ -754,3 +818,5 @@ class SystemNetdev(_LinuxNetdev):
         if not self._closed:
             self._closed = True
             self._sock.close()
+            if self.rx_ring is not None:
+                self.rx_ring.close()

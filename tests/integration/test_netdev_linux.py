@@ -147,10 +147,16 @@ class Pair:
         self.h1_sock.close()
 
 
-@pytest.fixture(params=["mmsg", "msg"])
+# Receive paths: recvmmsg, per-packet recvmsg (both without a ring), the TPACKET_V2 ring.
+IO_MODES = {"mmsg": {"io": "mmsg", "rx_ring": 0}, "msg": {"io": "msg", "rx_ring": 0},
+            "ring": {"io": "mmsg"}}
+
+
+@pytest.fixture(params=list(IO_MODES))
 def pair(request: pytest.FixtureRequest, netns_lab: NetnsLab) -> Pair:
-    p = Pair(netns_lab, io=request.param)
+    p = Pair(netns_lab, **IO_MODES[request.param])
     request.addfinalizer(p.close)
+    assert (p.dev.rx_ring is not None) == (request.param == "ring")
     return p
 
 
@@ -528,8 +534,8 @@ class Line:
         lab.ip(self.h1, "addr", "add", "10.0.0.1/24", "dev", self.h1_if)
         lab.ip(self.h2, "addr", "add", "10.0.0.2/24", "dev", self.h2_if)
         with lab.entered(self.sw):
-            self.a = SystemNetdev(self.a_if, io=io)
-            self.b = SystemNetdev(self.b_if, io=io)
+            self.a = SystemNetdev(self.a_if, **IO_MODES[io])  # type: ignore[arg-type]
+            self.b = SystemNetdev(self.b_if, **IO_MODES[io])  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.a.close()
@@ -537,7 +543,7 @@ class Line:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("io", ["mmsg", "msg"])
+@pytest.mark.parametrize("io", list(IO_MODES))
 def test_tcp_through_forwarder_with_default_offloads(netns_lab: NetnsLab, io: str) -> None:
     line = Line(netns_lab, io)
     try:
@@ -664,3 +670,121 @@ def test_tcp_from_host_stack_through_internal_port(netns_lab: NetnsLab, vnet_hdr
     finally:
         tap.close()
         b.close()
+
+
+# ------------------------------------------------------------------ the TPACKET_V2 receive ring
+
+
+def ring_pair(lab: NetnsLab, **netdev_args: object) -> Pair:
+    p = Pair(lab, **netdev_args)
+    assert p.dev.rx_ring is not None
+    return p
+
+
+def seqs(frames: list[tuple[bytes, int]]) -> list[int]:
+    return [struct.unpack_from("!I", data, 14)[0] for data, _ in frames]
+
+
+def test_ring_wraps_around_in_order(netns_lab: NetnsLab) -> None:
+    p = ring_pair(netns_lab, rx_ring=64)
+    try:
+        ring = p.dev.rx_ring
+        assert ring is not None and ring.frames == 64
+        got: list[tuple[bytes, int]] = []
+        for burst in range(10):  # 400 frames through 64 slots: six turns of the ring
+            for i in range(40):
+                p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, burst * 40 + i, 60 + i))
+            got += drain(p.dev, is_test_frame, 40)
+            assert p.dev.recv_batch(64) == []  # hands the last batch back (a datapath's next poll)
+        assert seqs(got) == list(range(400))
+        assert all(data == make_frame(FOREIGN_MAC, H1_MAC, n, 60 + n % 40) for (data, _), n in zip(got, range(400)))
+        assert p.dev.stats.rx_dropped == 0
+    finally:
+        p.close()
+
+
+def test_full_ring_drops_are_counted(netns_lab: NetnsLab) -> None:
+    p = ring_pair(netns_lab, rx_ring=64)
+    try:
+        for i in range(100):  # nobody reads: the ring takes 64, the kernel drops 36
+            p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, i))
+        got = drain(p.dev, is_test_frame, 100, timeout=1.0)
+        assert seqs(got) == list(range(64))
+        assert p.dev.stats.rx_dropped == 36
+    finally:
+        p.close()
+
+
+def test_ring_batch_is_held_until_the_next_receive(netns_lab: NetnsLab) -> None:
+    """The frames are views into the ring, valid until the next receive; the socket stays
+    readable while a batch is held (one more wake-up), then quiet: never a spin."""
+    p = ring_pair(netns_lab)
+    try:
+        fd = p.dev.fileno()
+        for i in range(3):
+            p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, i))
+        assert select.select([fd], [], [], 2)[0]
+        frames: list[tuple[memoryview | bytes | bytearray, int]] = []
+        deadline = time.monotonic() + 2
+        while len(frames) < 3 and time.monotonic() < deadline:
+            frames += p.dev.recv_batch(64)
+        assert [bytes(f) for f, _ in frames] == [make_frame(FOREIGN_MAC, H1_MAC, i) for i in range(3)]
+        assert select.select([fd], [], [], 0)[0]  # held: readable
+        assert p.dev.recv_batch(64) == []  # hands them back
+        assert not select.select([fd], [], [], 0.05)[0]
+    finally:
+        p.close()
+
+
+def test_frames_bigger_than_a_slot_come_whole_and_in_order(netns_lab: NetnsLab) -> None:
+    """A frame over the ring's slot size (a jumbo here, a TSO super-frame in TCP) comes
+    through the socket queue (TP_STATUS_COPY), between its neighbours."""
+    p = ring_pair(netns_lab)
+    try:
+        for ns, ifname in ((p.h1, p.h1_if), (p.sw, p.sw_if)):
+            netns_lab.ip(ns, "link", "set", ifname, "mtu", "9000")
+        sizes = [60, 5000, 61, 9014, 62]
+        for i, size in enumerate(sizes):
+            p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, i, size))
+        got = drain(p.dev, is_test_frame, len(sizes))
+        assert [data for data, _ in got] == [make_frame(FOREIGN_MAC, H1_MAC, i, n) for i, n in enumerate(sizes)]
+        assert p.dev.stats.rx_packets >= len(sizes) and p.dev.stats.rx_errors == 0
+    finally:
+        p.close()
+
+
+def test_a_slot_the_kernel_never_fills_is_skipped(netns_lab: NetnsLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datapath.netdev_ring as netdev_ring
+
+    monkeypatch.setattr(netdev_ring, "HOLE_TIMEOUT", 0.05)
+    p = ring_pair(netns_lab)
+    try:
+        ring = p.dev.rx_ring
+        assert ring is not None
+        for i in range(2):
+            p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, i))
+        deadline = time.monotonic() + 2
+        while not ring.view[netdev_ring.FRAME_SIZE] & netdev_ring.TP_STATUS_USER and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ring.u32[0] = netdev_ring.TP_STATUS_KERNEL  # slot 0: claimed by the kernel, never filled
+        assert p.dev.recv_batch(64) == []  # maybe still being written: wait
+        got = drain(p.dev, is_test_frame, 1, timeout=1.0)
+        assert seqs(got) == [1]
+    finally:
+        p.close()
+
+
+def test_without_a_ring_the_netdev_keeps_recvmmsg(netns_lab: NetnsLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datapath.netdev_linux as netdev_linux
+
+    def refused(*_args: object) -> None:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(netdev_linux, "RxPacketRing", refused)
+    p = Pair(netns_lab)
+    try:
+        assert p.dev.rx_ring is None and p.dev.io == "mmsg"
+        p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, 5))
+        assert seqs(drain(p.dev, is_test_frame, 1)) == [5]
+    finally:
+        p.close()
