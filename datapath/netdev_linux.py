@@ -11,10 +11,13 @@ says what the kernel left undone (netdev.py's helpers then finish the frame), wi
 the interface ioctls of datapath/linux_if.py. No threads: the owner waits on `fileno()` (asyncio add_reader) and
 drains with `recv_batch`.
 
-Receive ring: with mmsg, a port receives through a TPACKET_V2 ring (datapath/netdev_ring.py;
-`rx_ring` frames, 0: none): recvmmsg cost ~1.0-1.4 us per 64-byte frame here, the ring
-~0.35 us. Frames too big for a slot come from the socket queue, one recvmmsg per batch
-(`_recv_copy`); without a ring (rx_ring=0, or refused) recvmmsg/recvmsg as below.
+Receive ring, off by default (one frame of a flood went unaccounted -- neither in
+rx_packets nor in the kernel's drops, tests/integration/test_controller_stress.py's
+accounting check -- not understood yet): with mmsg and ``rx_ring=N`` (e.g.
+netdev_ring.DEFAULT_FRAMES) a port receives through a TPACKET_V2 ring
+(datapath/netdev_ring.py): recvmmsg costs ~1.0-1.4 us per 64-byte frame here, the
+ring ~0.35 us. Frames too big for a slot come from the socket queue, one recvmmsg per
+batch (`_recv_copy`); without a ring (rx_ring=0, or refused) recvmmsg/recvmsg as below.
 
 Lone frames (what low rates bring, often to a process that just woke up, when every
 Python statement costs ~10x its warm time) take a shorter path: a batch of one is
@@ -69,7 +72,7 @@ from datapath.netdev import (
     gso_segment,
     offload_frame,
 )
-from datapath.netdev_ring import DEFAULT_FRAMES, RxPacketRing
+from datapath.netdev_ring import RxPacketRing
 
 # ------------------------------------------------------------------ kernel constants
 # <linux/if_ether.h>, <linux/if_packet.h>
@@ -425,7 +428,7 @@ class SystemNetdev(_LinuxNetdev):
         rcvbuf: int = 4 << 20,
         qdisc_bypass: bool = False,
         offload: bool = False,
-        rx_ring: int = DEFAULT_FRAMES,
+        rx_ring: int = 0,
     ) -> None:
         super().__init__()
         self.offload = offload

@@ -25,6 +25,7 @@ import pytest
 from datapath.linux_if import get_offloads, set_offloads
 from datapath.netdev import Netdev, insert_vlan, vlan_tag
 from datapath.netdev_linux import ETH_P_ALL, SystemNetdev
+from datapath.netdev_ring import DEFAULT_FRAMES
 from datapath.netdev_tap import InternalNetdev
 from tests.integration.conftest import NetnsLab
 
@@ -149,7 +150,7 @@ class Pair:
 
 # Receive paths: recvmmsg, per-packet recvmsg (both without a ring), the TPACKET_V2 ring.
 IO_MODES = {"mmsg": {"io": "mmsg", "rx_ring": 0}, "msg": {"io": "msg", "rx_ring": 0},
-            "ring": {"io": "mmsg"}}
+            "ring": {"io": "mmsg", "rx_ring": DEFAULT_FRAMES}}
 
 
 @pytest.fixture(params=list(IO_MODES))
@@ -676,6 +677,7 @@ def test_tcp_from_host_stack_through_internal_port(netns_lab: NetnsLab, vnet_hdr
 
 
 def ring_pair(lab: NetnsLab, **netdev_args: object) -> Pair:
+    netdev_args.setdefault("rx_ring", DEFAULT_FRAMES)
     p = Pair(lab, **netdev_args)
     assert p.dev.rx_ring is not None
     return p
