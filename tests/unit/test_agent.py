@@ -70,6 +70,13 @@ class Running(LoopThread):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def swctl_run(capsys, r: Running, *argv: str) -> tuple[int, str, str]:
+    """swctl against agent ``r``: (exit status, stdout, stderr)."""
+    status = swctl.main(["--socket", str(r.socket), *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
 @pytest.fixture
 def run():
     made: list[Running] = []
@@ -269,12 +276,9 @@ def test_log_levels_and_upcall_show(run, capsys) -> None:
 
 def test_swctl_management_commands(run, capsys) -> None:
     r = run()
-    sock = ["--socket", str(r.socket)]
 
     def sw(*argv: str) -> tuple[int, str, str]:
-        status = swctl.main([*sock, *argv])
-        out, err = capsys.readouterr()
-        return status, out, err
+        return swctl_run(capsys, r, *argv)
 
     assert sw("list-br") == (0, "br0\nbr1\n", "")
     assert sw("add-br", "br7", "--datapath-id", "7", "--controller", "ptcp:0:127.0.0.1") == (
@@ -361,12 +365,9 @@ def test_describe_gives_one_line_reasons() -> None:
 
 def test_swctl_management_flags_and_texts(run, capsys) -> None:
     r = run()
-    sock = ["--socket", str(r.socket)]
 
     def sw(*argv: str) -> tuple[int, str, str]:
-        status = swctl.main([*sock, *argv])
-        out, err = capsys.readouterr()
-        return status, out, err
+        return swctl_run(capsys, r, *argv)
 
     assert sw("add-br", "br5", "--protocols", "OpenFlow13", "--fail-mode", "standalone") == (
         0, "", "")
