@@ -161,9 +161,6 @@ class Admin:
             controllers, listeners = cfg.split_targets(targets)
         except cfg.ConfigError as exc:
             raise ControlError(f"set-controller: {exc}") from None
-        if controllers and any(t.startswith("ssl:") for t in controllers) \
-                and not self.agent.config.private_key:
-            raise ControlError("set-controller: ssl: needs [ssl] keys in the configuration")
         return await self._retarget(br, controllers, listeners)
 
     def _check(self, br: Bridge, **changes: Any) -> None:

@@ -226,7 +226,7 @@ def agent_main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().setLevel(config.log_level.upper())
     try:
         return asyncio.run(_run(ns, config))
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # e.g. a listener's port in use, unreadable keys
         print(f"switch-agent: {exc}", file=sys.stderr)
         return 1
 

@@ -232,6 +232,11 @@ def check_bridge(bridge: BridgeConfig) -> BridgeConfig:
             check_target(target, passive=False)
         for target in bridge.listeners:
             check_target(target, passive=True)
+        for kind, targets in (("controller", bridge.controllers),
+                              ("listener", bridge.listeners)):
+            twice = sorted({t for t in targets if targets.count(t) > 1})
+            if twice:
+                raise ConfigError(f"{kind} {twice[0]!r} listed twice")
         names: set[str] = set()
         numbers: set[int] = set()
         for port in bridge.ports:
@@ -272,6 +277,12 @@ def check(config: AgentConfig) -> AgentConfig:
     tls = (config.private_key, config.certificate, config.ca_cert)
     if any(tls) and not all(tls):
         raise ConfigError("ssl: private_key, certificate and ca_cert go together")
+    for bridge in config.bridges:
+        secure = [t for t in (*bridge.controllers, *bridge.listeners)
+                  if t.startswith(("ssl:", "pssl:"))]
+        if secure and not all(tls):
+            raise ConfigError(f"bridge {bridge.name!r}: {secure[0]} needs [ssl] private_key, "
+                              f"certificate and ca_cert")
     return config
 
 
