@@ -20,59 +20,38 @@ from pathlib import Path
 
 import pytest
 
-from datapath.dpif import Datapath
-from datapath.netdev import DummyNetdev
 from openflow.channel import Channel
 from openflow.consts import OFPCR_ROLE_MASTER
 from openflow.flowtext import parse_flow, parse_group, parse_meter
 from openflow.messages import RoleRequest
 from switch_agent import control, swctl
-from switch_agent.connmgr import ConnManager
 from switch_agent.control import BridgeView, ControlServer
 from switch_agent.flowtable import OFP13
-from switch_agent.ofproto import Switch
-from tests.unit.loop_thread import LoopThread
+from tests.unit.loop_thread import DummyBridge
 from tests.unit.test_connmgr import Controller, free_port
-from tests.unit.test_dpif import FakeClock
 from tests.unit.test_ofproto import MAC_1, MAC_2, frame
 
 
-class Agent(LoopThread):
-    """A bridge "br0" (four dummy ports, 8 tables, fake clock), its ConnManager and its
-    ControlServer, all on a loop in a background thread: ``call`` runs a function (or
-    coroutine function) there, as everything touching the switch must."""
+class Agent(DummyBridge):
+    """Bridge "br0" (loop_thread.DummyBridge, management socket in DIR/run) with its
+    ControlServer at DIR/run/br0.ctl, on a loop in a background thread: ``call`` runs a
+    function (or coroutine function) there, as everything touching the switch must."""
 
     def __init__(self, **server_args) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="swc", dir="/tmp"))  # AF_UNIX paths are short
-        self.path = self.dir / "run" / "br0.ctl"
-        super().__init__()
-        self.clock = FakeClock(1000.0)
-        self.dp = Datapath("br0", clock=self.clock, emc_insert_inv_prob=1)
-        self.sw = Switch(self.dp, n_tables=8, clock=self.clock)
-        self.ports = [DummyNetdev(f"p{i}") for i in range(1, 5)]
-        for netdev in self.ports:
-            self.sw.add_port(netdev)
-        self.mgr = ConnManager(self.sw, datapath_id=0xABC)
+        self.server_args = server_args
+        super().__init__("swc", "run")
+
+    def start(self) -> None:
+        """The control socket first: ControlServer creates the 0700 run directory."""
+        self.path = self.sockets / "br0.ctl"
         self.server = ControlServer({"br0": BridgeView("br0", self.sw, self.mgr)}, self.path,
-                                    **server_args)
+                                    **self.server_args)
         self.call(self.server.start)
-        # the bridge's OpenFlow management socket, as the agent opens it (swctl's flow tools)
-        self.call(self.mgr.listen, f"punix:{control.mgmt_path('br0', self.path.parent)}")
-
-    def send(self, port: int, data: bytes) -> None:
-        def inject():
-            self.ports[port - 1].inject(data)
-            self.dp.poll()
-            self.dp.poll()
-
-        self.call(inject)
+        super().start()
 
     def close(self) -> None:
         self.call(self.server.close)
-        self.call(self.mgr.close)
-        self.call(self.dp.close)
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().close()
 
 
 @pytest.fixture

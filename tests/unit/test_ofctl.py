@@ -21,52 +21,24 @@ from pathlib import Path
 
 import pytest
 
-from datapath.dpif import Datapath
-from datapath.netdev import DummyNetdev
 from openflow.consts import OFP10, OFP13
 from openflow.flowtext import parse_flow
 from switch_agent import control, ofclient, swctl
-from switch_agent.connmgr import ConnManager
-from switch_agent.ofproto import Switch
-from tests.unit.loop_thread import LoopThread
+from tests.unit.loop_thread import DummyBridge
 from tests.unit.test_connmgr import free_port
-from tests.unit.test_dpif import FakeClock
 from tests.unit.test_ofproto import frame
 
 
-class Bed(LoopThread):
-    """Bridge "br0": four dummy ports p1..p4, 8 tables, a fake clock, its ConnManager
-    listening on DIR/br0.mgmt; ``call`` runs a function on the switch's loop."""
+class Bed(DummyBridge):
+    """Bridge "br0" (loop_thread.DummyBridge) with DIR/br0.mgmt; ``call`` runs a function
+    on the switch's loop."""
 
     def __init__(self, versions: tuple[int, ...] = (OFP10, OFP13)) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="ofc", dir="/tmp"))  # short AF_UNIX paths
-        self.mgmt = self.dir / "br0.mgmt"
-        super().__init__()
-        self.clock = FakeClock(1000.0)
-        self.dp = Datapath("br0", clock=self.clock, emc_insert_inv_prob=1)
-        self.sw = Switch(self.dp, n_tables=8, clock=self.clock)
-        self.ports = [DummyNetdev(f"p{i}") for i in range(1, 5)]
-        for netdev in self.ports:
-            self.sw.add_port(netdev)
-        self.mgr = ConnManager(self.sw, datapath_id=0xABC, versions=versions)
-        self.call(self.mgr.listen, f"punix:{self.mgmt}")
-
-    def send(self, port: int, data: bytes) -> None:
-        def inject():
-            self.ports[port - 1].inject(data)
-            self.dp.poll()
-            self.dp.poll()
-
-        self.call(inject)
+        super().__init__("ofc", versions=versions)
 
     def flows(self) -> int:
         return self.call(lambda: len(self.sw.tables))
 
-    def close(self) -> None:
-        self.call(self.mgr.close)
-        self.call(self.dp.close)
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
