@@ -72,12 +72,16 @@ from datapath.netdev import (
     gso_segment,
     offload_frame,
 )
-from datapath.netdev_ring import RxPacketRing
+from datapath.netdev_ring import (  # the <linux/if_packet.h> numbers are defined there once
+    SOL_PACKET,
+    TP_STATUS_VLAN_TPID_VALID,
+    TP_STATUS_VLAN_VALID,
+    RxPacketRing,
+)
 
 # ------------------------------------------------------------------ kernel constants
 # <linux/if_ether.h>, <linux/if_packet.h>
 ETH_P_ALL = 0x0003
-SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
 PACKET_STATISTICS = 6
@@ -85,8 +89,6 @@ PACKET_AUXDATA = 8
 PACKET_VNET_HDR = 15
 PACKET_QDISC_BYPASS = 20
 PACKET_IGNORE_OUTGOING = 23
-TP_STATUS_VLAN_VALID = 1 << 4
-TP_STATUS_VLAN_TPID_VALID = 1 << 6
 # <asm-generic/socket.h>, <linux/socket.h>
 SO_RCVBUFFORCE = 33
 MSG_TRUNC = 0x20
