@@ -4,8 +4,9 @@ Sits under datapath/odp_actions.py (whose compiled set actions call ``field_writ
 once per installed flow, then the writer per packet, on a scratch copy of the frame) on
 datapath/packet.py (header layouts, offsets, checksum arithmetic).  It owns the
 per-field writers: IPv4 addresses (header and pseudo-header checksums), TTL, TCP/UDP/
-SCTP ports (L4 checksum; SCTP's CRC32c by its delta), MACs, IPv6 ND options, and the
-generic layout writer for every other field of ``packet.FIELD_LAYOUTS``.  IPv4 header
+SCTP ports (L4 checksum; SCTP's CRC32c by its delta), MACs, IPv6 ND options, the
+ethertype and IP protocol (``packet.SHAPE_FIELDS``), and the generic layout writer for
+every other field of ``packet.FIELD_LAYOUTS``.  IPv4 header
 and TCP/UDP/ICMP/ICMPv6 checksums are updated incrementally (RFC 1624); a wrong
 checksum stays exactly as wrong; UDP checksum 0 stays 0.
 """
@@ -286,13 +287,56 @@ def _layout_writer(lay: pk.Layout, value: int, mask: int) -> _Writer:
     return write_nd_option
 
 
+def _eth_type_writer(value: int, mask: int) -> _Writer:
+    """eth_type: the ethertype behind the VLAN tags (SNAP's for 802.3/SNAP); nothing
+    for an 802.3 frame without one, a runt or a truncated tag."""
+    bits, keep = value & mask, 0xFFFF & ~mask
+
+    def write_eth_type(frame: bytearray, o: pk.Offsets) -> None:
+        end, eth_type = o[0], o[1]
+        if end is None or eth_type == pk.ETH_TYPE_NONE:
+            return
+        at = end - 2 if _U16(frame, end - 2)[0] == eth_type else end + 6  # else SNAP
+        _PUT16(frame, at, (eth_type & keep) | bits)
+    return write_eth_type
+
+
+def _ip_proto_writer(value: int, mask: int) -> _Writer:
+    """ip_proto: IPv4's protocol byte (header checksum) or IPv6's final next header;
+    the TCP/UDP (IPv6: and ICMPv6) checksum of the transport header there follows its
+    pseudo-header's protocol.  The transport header itself is left as it is."""
+    bits, keep = value & mask, 0xFF & ~mask
+
+    def write_ip_proto(frame: bytearray, o: pk.Offsets) -> None:
+        l3, eth_type = o[2], o[1]
+        if l3 is None:
+            return
+        if eth_type == pk.ETH_TYPE_IPV4:
+            at, kind = l3 + 9, pk.CSUM_IPV4_ADDR
+        elif eth_type != pk.ETH_TYPE_IPV6:
+            return  # l3 of ARP, MPLS, ...
+        else:
+            at = pk.ipv6_proto_offset(frame, l3, pk.ip_payload_end(frame, l3, eth_type))
+            kind = pk.CSUM_IPV6_ADDR
+        old = frame[at]
+        new = (old & keep) | bits
+        if new != old:
+            frame[at] = new
+            _fix_checksums(frame, o, kind, at, 1, old, new)
+    return write_ip_proto
+
+
 def field_writer(field: str, value: int, mask: int | None = None) -> _Writer:
     """``writer(buf, header_offsets(buf))`` setting ``field`` of the bytearray ``buf``
     in place (the bits of ``mask``, all when None) to ``value``, checksums kept
     valid; a no-op on frames without the field."""
-    layouts = pk.FIELD_LAYOUTS[field]
     if mask is None:
         mask = (1 << pk.FIELD_BITS[field]) - 1
+    if field == "eth_type":
+        return _eth_type_writer(value, mask)
+    if field == "ip_proto":
+        return _ip_proto_writer(value, mask)
+    layouts = pk.FIELD_LAYOUTS[field]
     if len(layouts) == 1:
         return _layout_writer(layouts[0], value, mask)
     by_type = {eth_type: _layout_writer(lay, value, mask)

@@ -12,16 +12,17 @@ The model (frozen, slotted dataclasses; OVS's odp action in brackets):
   ``Output(port)`` [output]; ``Userspace(userdata, max_len)`` [userspace]: an upcall
   with the frame (at most ``max_len`` bytes) and opaque userdata; ``SetField(field,
   value)`` / ``SetMasked(field, value, mask)`` [set / set_masked] for every field of
-  ``packet.FIELD_LAYOUTS`` (values are ints: a MAC is a 48-bit int, an IPv6 address a
-  128-bit one); ``SetTunnel(tun_id, ipv4_dst, ipv4_src)`` [set(tunnel)], read by a
+  ``packet.FIELD_LAYOUTS`` and ``packet.SHAPE_FIELDS`` (eth_type, ip_proto; values
+  are ints: a MAC is a 48-bit int, an IPv6 address a 128-bit one); ``SetTunnel(tun_id, ipv4_dst, ipv4_src)`` [set(tunnel)], read by a
   tunnel port's output; ``PushVlan(tpid, tci)`` / ``PopVlan()``; ``PushMpls(ethertype,
   lse)`` / ``PopMpls(ethertype)``; ``PushPbb(itag, eth_dst, eth_src)`` / ``PopPbb()``
   (802.1ah backbone header; no OVS counterpart, OVS has no PBB); ``CopyTtlOut()`` /
   ``CopyTtlIn()`` (MPLS <-> next label or IP; not in OVS either); ``Meter(meter_id)``;
-  ``Truncate(max_len)`` [trunc]: limits the NEXT output or userspace action only.
-  There is no dec_ttl: like OVS, the slow path turns dec_ttl into ``SetField("ip_ttl",
-  ttl - 1)`` (or mpls_ttl), matching the megaflow on the TTL it saw.  No recirc or
-  clone: not needed yet.
+  ``Truncate(max_len)`` [trunc]: limits the NEXT output or userspace action only;
+  ``Clone(actions)`` [clone]: runs ``actions`` on the packet as it is, the actions
+  after it see it unchanged (a group bucket's copy).  There is no dec_ttl: like OVS,
+  the slow path turns dec_ttl into ``SetField("ip_ttl", ttl - 1)`` (or mpls_ttl),
+  matching the megaflow on the TTL it saw.  No recirc: not needed yet.
 
 Execution semantics (as OVS's odp-execute): actions run in order; an output sends the
 frame as it is at that point -- later rewrites never reach a frame already output;
@@ -215,8 +216,17 @@ class Truncate:
             raise ValueError(f"truncate max_len {self.max_len} < 14")
 
 
+@dataclass(frozen=True, slots=True)
+class Clone:
+    """Run ``actions`` on the packet as it is here; the actions after the clone see it
+    (and its tunnel metadata) unchanged.  A group bucket's own copy of the packet."""
+
+    actions: tuple[Action, ...]
+
+
 Action = (Output | Userspace | SetField | SetMasked | SetTunnel | PushVlan | PopVlan
-          | PushMpls | PopMpls | PushPbb | PopPbb | CopyTtlOut | CopyTtlIn | Meter | Truncate)
+          | PushMpls | PopMpls | PushPbb | PopPbb | CopyTtlOut | CopyTtlIn | Meter | Truncate
+          | Clone)
 
 
 # ------------------------------------------------------------------ execution context
@@ -333,8 +343,8 @@ def _set_group_step(group: list[SetField | SetMasked]) -> _Step:
         # eth_dst and eth_src written by one 12-byte store (they touch nothing else,
         # so moving them ahead of the other sets changes no result).
         writers = (eth_pair_writer(eth["eth_dst"] + eth["eth_src"]), *writers)
-    parse = any(lay.anchor in _NEEDS_OFFSETS
-                for a in group for lay in pk.FIELD_LAYOUTS[a.field])
+    parse = any(a.field in pk.SHAPE_FIELDS or any(
+        lay.anchor in _NEEDS_OFFSETS for lay in pk.FIELD_LAYOUTS[a.field]) for a in group)
     offsets = pk.header_offsets
     # The scratch copy is returned as the new frame: nothing writes to it afterwards
     # (every later rewrite starts from a copy of its own), so it is as good as bytes
@@ -507,6 +517,15 @@ def _set_tunnel_step(action: SetTunnel) -> _Step:
     return set_tunnel
 
 
+def _clone_step(inner: Executor) -> _Step:
+    def clone(frame: Frame, ctx: PacketCtx) -> Frame:
+        tunnel = ctx.tun_id, ctx.tun_ipv4_src, ctx.tun_ipv4_dst
+        inner(frame, ctx)  # frames are never written in place: ``frame`` is as it was
+        ctx.tun_id, ctx.tun_ipv4_src, ctx.tun_ipv4_dst = tunnel
+        return frame
+    return clone
+
+
 def _meter_step(env: ActionEnv, meter_id: int) -> _Step:
     meter = env.meter
 
@@ -564,7 +583,14 @@ def compile_actions(actions: Sequence[Action], env: ActionEnv) -> Executor:
     cut: int | None = None
     for action in actions:
         if isinstance(action, SetField | SetMasked):
+            if action.field not in pk.SHAPE_FIELDS:
+                group.append(action)
+                continue
+            # The headers behind are read anew after an ethertype or IP protocol
+            # rewrite: the sets after it must not share the offsets found before.
             group.append(action)
+            steps.append(_set_group_step(group))
+            group = []
             continue
         if group:
             steps.append(_set_group_step(group))
@@ -595,6 +621,8 @@ def compile_actions(actions: Sequence[Action], env: ActionEnv) -> Executor:
             steps.append(_set_tunnel_step(action))
         elif isinstance(action, Meter):
             steps.append(_meter_step(env, action.meter_id))
+        elif isinstance(action, Clone):
+            steps.append(_clone_step(compile_actions(action.actions, env)))
         else:
             raise TypeError(f"not a datapath action: {action!r}")
     if group:
@@ -658,6 +686,8 @@ def format_action(action: Action) -> str:
             return f"meter({meter_id})"
         case Truncate(max_len):
             return f"trunc({max_len})"
+        case Clone(actions):
+            return f"clone({','.join(format_action(a) for a in actions)})"
     raise TypeError(f"not a datapath action: {action!r}")
 
 

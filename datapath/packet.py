@@ -8,7 +8,8 @@ module knows.  It owns
     not have or that is truncated or malformed, never an exception;
   * ``FIELD_LAYOUTS``: for every header field the datapath can set, where its bits sit
     (relative to which header), what minimum header size it needs, and which checksum
-    covers it -- one row per field and protocol, as data;
+    covers it -- one row per field and protocol, as data (``SHAPE_FIELDS``: the
+    ethertype and IP protocol, whose place depends on the frame);
   * the Internet checksum (RFC 1071), its incremental update (RFC 1624) and full
     recomputation of IPv4 header and TCP/UDP/ICMP/ICMPv6 checksums;
   * CRC32c (Castagnoli, RFC 3309) for SCTP, table-driven pure Python, and
@@ -174,6 +175,25 @@ def _ipv6_skip_extensions(
             return proto, ofs if ofs <= end else None
 
 
+def ipv6_proto_offset(frame: bytes | bytearray | memoryview, l3: int, end: int) -> int:
+    """Offset of the next-header byte holding the IPv6 packet's final protocol (the
+    ``ip_proto`` of ``header_offsets``): the fixed header's, or the last extension
+    header's that the same walk reaches.  ``end``: the end of the IPv6 packet."""
+    at, ofs = l3 + 6, l3 + 40
+    while end >= ofs + 8:
+        proto = frame[at]
+        if proto in _IPV6_EXT_GENERIC:
+            step = (frame[ofs + 1] + 1) << 3
+        elif proto == _IPPROTO_AH:
+            step = (frame[ofs + 1] + 2) << 2
+        elif proto == _IPPROTO_FRAGMENT and not _U16(frame, ofs + 2)[0] & 0xFFF8:
+            step = 8
+        else:
+            break
+        at, ofs = ofs, ofs + step
+    return at
+
+
 def ipv6_routing_pending(frame: bytes | bytearray | memoryview, l3: int, l4: int) -> bool:
     """True when an IPv6 routing header with segments left > 0 sits between l3 and l4.
 
@@ -328,7 +348,15 @@ FIELD_LAYOUTS: dict[str, tuple[Layout, ...]] = {
     "pbb_isid": (_l3(frozenset((ETH_TYPE_PBB,)), 1, 3, 0, 24, 4),),
 }
 
+# Fields that decide how the headers behind them are read: the ethertype behind the
+# VLAN tags (the SNAP one for 802.3/SNAP frames) and the IP protocol (IPv4's protocol
+# byte; IPv6's last next-header of the chain, the one ``header_offsets`` stops at).
+# No layout row: their place depends on the frame (``field_writers``), and a rewrite
+# changes the meaning of every later offset.
+SHAPE_FIELDS: dict[str, int] = {"eth_type": 16, "ip_proto": 8}
+
 FIELD_BITS: dict[str, int] = {name: rows[0].bits for name, rows in FIELD_LAYOUTS.items()}
+FIELD_BITS.update(SHAPE_FIELDS)
 
 
 def nd_option_offset(

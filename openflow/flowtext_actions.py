@@ -269,11 +269,12 @@ SET_FIELD_NAMES: dict[str, str] = {
     "nd_tll": "ipv6_nd_tll", "ipv6_nd_tll": "ipv6_nd_tll",
     "mpls_label": "mpls_label", "mpls_tc": "mpls_tc",
     "tun_id": "tunnel_id", "tunnel_id": "tunnel_id", "metadata": "metadata",
-    "pbb_isid": "pbb_isid",
+    "pbb_isid": "pbb_isid", "mpls_bos": "mpls_bos",
+    "eth_type": "eth_type", "dl_type": "eth_type", "ip_proto": "ip_proto", "nw_proto": "ip_proto",
 }
-# Fields a set_field may not write (ovs-ofctl: "X is read-only").
-READ_ONLY_FIELDS = frozenset({"in_port", "in_phy_port", "eth_type", "ip_proto", "mpls_bos",
-                              "ipv6_exthdr", "nw_proto", "dl_type"})
+# Fields a set_field may not write (ovs-ofctl: "X is read-only"; ovs-ofctl also refuses
+# eth_type, ip_proto and mpls_bos, which OF1.3 lets a switch set and this one does).
+READ_ONLY_FIELDS = frozenset({"in_port", "in_phy_port", "ipv6_exthdr"})
 # OXM name -> the name ovs-ofctl prints in set_field.
 SET_FIELD_TEXT: dict[str, str] = {
     "ipv4_src": "ip_src", "ipv4_dst": "ip_dst", "ip_ecn": "nw_ecn", "ipv6_flabel": "ipv6_label",
@@ -688,6 +689,9 @@ def _lower_action(act: a.Action, state: FlowState, version: int | None) -> list[
         return [act]
     if isinstance(act, a.SetField):
         _check_set_field(act, state)
+        if act.field in ("eth_type", "ip_proto"):  # what lies behind is another protocol
+            for name in [n for n in state if _behind(n, act.field)]:
+                del state[name]
         state[act.field] = (act.value, None)
         return [act]
     if isinstance(act, a.PushVlan):
@@ -735,6 +739,15 @@ def _lower_action(act: a.Action, state: FlowState, version: int | None) -> list[
     if isinstance(act, a.Enqueue):  # ovs-ofctl adds an extension pop_queue; we cannot
         return [a.SetQueue(act.queue_id), a.Output(act.port, 0)]
     return [act]
+
+
+def _behind(name: str, shape: str) -> bool:
+    """Whether field ``name`` is read behind ``shape`` (eth_type: every field of L3 and
+    up; ip_proto: those of L4)."""
+    prereqs = FIELD_BY_NAME[name].prereqs
+    if shape == "eth_type":
+        return bool(prereqs) and name != "vlan_pcp"
+    return any(pr.field == "ip_proto" for pr in prereqs)
 
 
 def resolve_instructions(instructions: tuple[a.Instruction, ...], state: FlowState,

@@ -20,11 +20,12 @@ Validation follows Open vSwitch (lib/ofp-actions.c, ``ofpact_pull_raw`` and the
 * set_field: an OXM field OVS does not know either (in_phy_port, ipv6_exthdr) or of
   another class -> OFPBAC_BAD_SET_TYPE; wrong ``oxm_length`` or a TLV past the
   action -> OFPBAC_BAD_SET_LEN; a masked TLV, non-zero bytes after the TLV, a
-  read-only field (in_port, eth_type, ip_proto, mpls_bos), a value too wide for the
-  field or a vlan_vid without OFPVID_PRESENT -> OFPBAC_BAD_SET_ARGUMENT.  (OVS
-  answers a masked TLV with OF1.5's BAD_SET_MASK, sent on OF1.3 as an ONF
-  experimenter error; ``errors`` has no such member.)  pbb_isid may be set,
-  since the model has the PBB actions (OVS has neither);
+  read-only field (in_port), a value too wide for the field or a vlan_vid without
+  OFPVID_PRESENT -> OFPBAC_BAD_SET_ARGUMENT.  (OVS answers a masked TLV with OF1.5's
+  BAD_SET_MASK, sent on OF1.3 as an ONF experimenter error; ``errors`` has no such
+  member.)  Unlike OVS, eth_type, ip_proto and mpls_bos may be set, as OF1.3's
+  table 12 allows (OVS refuses them as read-only: its flow key cannot follow), and
+  pbb_isid, since the model has the PBB actions (OVS has neither);
 * instructions: lengths first (OFPBIC_BAD_LEN), then type (experimenter ->
   OFPBIC_BAD_EXPERIMENTER, unknown -> OFPBIC_UNKNOWN_INST), then a repeated type
   (OFPBIC_DUP_INST) for the whole list, and only then the contents: goto_table
@@ -142,10 +143,10 @@ SETTABLE_FIELDS = frozenset(
         "sctp_dst", "icmpv4_type", "icmpv4_code", "arp_op", "arp_spa", "arp_tpa",
         "arp_sha", "arp_tha", "ipv6_src", "ipv6_dst", "ipv6_flabel", "icmpv6_type",
         "icmpv6_code", "ipv6_nd_target", "ipv6_nd_sll", "ipv6_nd_tll", "mpls_label",
-        "mpls_tc", "pbb_isid", "tunnel_id",
+        "mpls_tc", "mpls_bos", "pbb_isid", "tunnel_id", "eth_type", "ip_proto",
     }
 )
-READ_ONLY_FIELDS = frozenset({"in_port", "eth_type", "ip_proto", "mpls_bos"})
+READ_ONLY_FIELDS = frozenset({"in_port"})
 
 # Layouts.  Every action and instruction starts with (type u16, len u16).
 _HEADER = struct.Struct("!HH")

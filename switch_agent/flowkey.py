@@ -299,12 +299,13 @@ def key_to_match_fields(ckey: int, in_port_of: Callable[[int], int] = dp_port_to
 SET_HEADER = "header"  # datapath SetField/SetMasked(dp_field, ...)
 SET_TUNNEL = "tunnel"  # datapath SetTunnel (tun_id)
 SET_PIPELINE = "pipeline"  # no datapath action: only later tables see it
+SET_RESHAPE = "reshape"  # datapath SetField at once; the headers behind are read anew
 
 
 class SetTarget(NamedTuple):
     """What a set_field on an OXM field writes."""
 
-    kind: str  # SET_HEADER, SET_TUNNEL or SET_PIPELINE
+    kind: str  # SET_HEADER, SET_TUNNEL, SET_PIPELINE or SET_RESHAPE
     dp_field: str | None  # the datapath's set-field name (packet.FIELD_LAYOUTS), SET_HEADER
     bits: int  # the low ``bits`` of the OXM value are written (vlan_vid: the 12-bit VID)
     key_field: str  # the classifier key field that changes (flow.FIELDS or "metadata")
@@ -312,10 +313,10 @@ class SetTarget(NamedTuple):
     key_bits: int  # key bits holding the value (arp_op: 8)
 
 
-# OXM fields no set_field can write: the port a packet came in on, the protocol
-# identifiers the headers' layout depends on (OVS refuses them too), and ipv6_exthdr,
-# a summary of the extension header chain rather than a header field.
-NOT_SETTABLE = frozenset(("in_port", "in_phy_port", "eth_type", "ip_proto", "ipv6_exthdr"))
+# OXM fields no set_field can write: the port a packet came in on and ipv6_exthdr, a
+# summary of the extension header chain rather than a header field.  (OVS refuses
+# eth_type, ip_proto and mpls_bos as well; OF1.3 does not.)
+NOT_SETTABLE = frozenset(("in_port", "in_phy_port", "ipv6_exthdr"))
 
 
 def _set_target(name: str) -> SetTarget:
@@ -325,6 +326,8 @@ def _set_target(name: str) -> SetTarget:
     if name == "tunnel_id":
         return SetTarget(SET_TUNNEL, None, 64, slot.field, slot.shift, slot.bits)
     bits = pk.FIELD_BITS[name]  # the datapath names its set-fields like OXM
+    if name in pk.SHAPE_FIELDS:
+        return SetTarget(SET_RESHAPE, name, bits, slot.field, slot.shift, min(bits, slot.bits))
     return SetTarget(SET_HEADER, name, bits, slot.field, slot.shift, min(bits, slot.bits))
 
 

@@ -20,7 +20,7 @@ as OVS).  Unlike OVS, ``in_port`` is required (a packet comes from somewhere).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -193,7 +193,7 @@ class _Recorder:
 
     def lookup(self, ctx: xl._Ctx, table_id: int) -> tuple[FlowRule | None, int]:
         rule, wildcards = ctx.x.tables.lookup(table_id, ctx.flow, count=False)
-        start = len(ctx.out)
+        start = len(_flat(ctx.out))
         if rule is None:
             record = self.add(ctx, _Record(MISS, 0, "no match", start, table_id=table_id,
                                            key=ctx.flow, wildcards=wildcards))
@@ -216,10 +216,10 @@ class _Recorder:
                 text = "apply_actions(" + fa.format_action_list(inst.actions) + ")"
             else:
                 text = fa.format_actions((inst,))
-            record = self.add(ctx, _Record(INSTRUCTION, 1, text, len(ctx.out), item=inst))
+            record = self.add(ctx, _Record(INSTRUCTION, 1, text, len(_flat(ctx.out)), item=inst))
             self.depth = 2
             yield inst
-            record.end = len(ctx.out)
+            record.end = len(_flat(ctx.out))
             if isinstance(inst, ofa.WriteActions | ofa.ClearActions):
                 record.notes.append("action set: " + _format_action_set(ctx))
             elif isinstance(inst, ofa.WriteMetadata):
@@ -231,7 +231,7 @@ class _Recorder:
         for action in actions:
             if ctx.dropped:
                 break
-            record = self.add(ctx, _Record(ACTION, base, fa.format_action(action), len(ctx.out),
+            record = self.add(ctx, _Record(ACTION, base, fa.format_action(action), len(_flat(ctx.out)),
                                            item=action))
             before = ctx.flow
             if isinstance(action, ofa.Group):
@@ -240,13 +240,13 @@ class _Recorder:
                 record.notes.append(_normal_note(ctx))
             self.depth = base + 1
             yield action
-            record.end = len(ctx.out)
-            record.notes += _action_notes(ctx, action, before, ctx.out[record.start:record.end])
+            record.end = len(_flat(ctx.out))
+            record.notes += _action_notes(ctx, action, before, _flat(ctx.out)[record.start:record.end])
             self.depth = base
         self.depth = base
 
     def action_set(self, ctx: xl._Ctx, actions: tuple[ofa.Action, ...]) -> None:
-        self.add(ctx, _Record(ACTION_SET, 0, fa.format_action_list(actions), len(ctx.out)))
+        self.add(ctx, _Record(ACTION_SET, 0, fa.format_action_list(actions), len(_flat(ctx.out))))
         self.depth = 1
 
     def group(self, ctx: xl._Ctx, group_id: int, entry: xl.GroupEntry | None) -> None:
@@ -273,7 +273,7 @@ class _Recorder:
         text = f"bucket {index}: {fa.format_action_list(bucket.actions)}"
         if entry.type == OFPGT_SELECT:
             text += f" (weight {bucket.weight}, chosen by the flow's hash)"
-        self.add(ctx, _Record(BUCKET, depth, text, len(ctx.out), group_id=entry.group_id,
+        self.add(ctx, _Record(BUCKET, depth, text, len(_flat(ctx.out)), group_id=entry.group_id,
                               bucket=index))
         self.depth = depth + 1
 
@@ -297,7 +297,7 @@ def _normal_note(ctx: xl._Ctx) -> str:
 
 
 def _action_notes(ctx: xl._Ctx, action: ofa.Action, before: int,
-                  emitted: list[odp.Action]) -> list[str]:
+                  emitted: Sequence[odp.Action]) -> list[str]:
     """What came of ``action`` beyond the datapath actions it emitted."""
     notes = []
     packet_in = (isinstance(action, ofa.Output) and action.port == OFPP_CONTROLLER
@@ -339,6 +339,16 @@ def _unsent(ctx: xl._Ctx, port: int) -> str:
 # ------------------------------------------------------------------ trace
 
 
+def _flat(actions: list[odp.Action] | tuple[odp.Action, ...]) -> tuple[odp.Action, ...]:
+    """Datapath actions with every clone's inlined: the order they were emitted in (a
+    group bucket's actions become one Clone after the bucket; the steps recorded the
+    positions before)."""
+    out: list[odp.Action] = []
+    for act in actions:
+        out += _flat(act.actions) if isinstance(act, odp.Clone) else (act,)
+    return tuple(out)
+
+
 def trace(switch: Switch, flow_text: str) -> TraceResult:
     """Trace the packet ``flow_text`` describes through ``switch``'s pipeline."""
     key = packet_key(flow_text)
@@ -349,13 +359,14 @@ def trace(switch: Switch, flow_text: str) -> TraceResult:
         recorder.records.append(note)
     result = switch.xlate.translate(key, side_effects=False, tracer=recorder)
     actions = tuple(result.actions)
+    flat = _flat(actions)
     records = recorder.records
     steps = []
     for i, rec in enumerate(records):
-        end = records[i + 1].start if i + 1 < len(records) else len(actions)
+        end = records[i + 1].start if i + 1 < len(records) else len(flat)
         if rec.end is not None:
             end = min(end, rec.end)
-        steps.append(rec.step(actions[rec.start:end]))
+        steps.append(rec.step(flat[rec.start:end]))
     final = recorder.ctx.flow if recorder.ctx is not None else key
     mask = result.megaflow_mask
     return TraceResult(switch.dp.name, key, final, tuple(steps), actions, key & mask, mask,

@@ -69,7 +69,7 @@ from openflow.messages import Bucket
 from switch_agent import flowkey as fk
 from switch_agent.flowtable import FlowRule, FlowTables
 from switch_agent.xlate_tags import MPLS_TYPES as _MPLS_TYPES
-from switch_agent.xlate_tags import TagOps, _TagOp, vlan_stack
+from switch_agent.xlate_tags import TagOps, vlan_stack
 
 MAX_DEPTH = 64  # goto/group nesting, as OVS's MAX_DEPTH
 MAX_RESUBMITS = 4096  # total lookups and buckets for one packet
@@ -316,8 +316,6 @@ class _Ctx(TagOps):
         self.cookie = 0
         self.rule: FlowRule | None = None
         self.dropped = False
-        # MPLS and PBB pushes/pops emitted so far, to undo at the end of a group bucket.
-        self.tag_ops: list[_TagOp] = []
         # The key has no TPID for the inner VLAN tag: tracked here for ``flow`` and
         # ``base`` (a received inner tag is taken as 0x8100).
         self.inner_tpid = self.base_inner_tpid = 0x8100
@@ -469,6 +467,9 @@ class _Ctx(TagOps):
             return
         if not fk.can_set(self.flow, name):
             return
+        if target.kind == fk.SET_RESHAPE:
+            self.reshape(name, value)
+            return
         self.flow = fk.apply_set_field(self.flow, name, value)
 
     def set_tp(self, action: ofa.SetTpSrc | ofa.SetTpDst) -> None:
@@ -590,15 +591,17 @@ class _Ctx(TagOps):
             return
         if self.tracer is not None:
             self.tracer.bucket(self, bucket)
-        saved_flow, saved_dropped, saved_inner = self.flow, self.dropped, self.inner_tpid
-        saved_ops = len(self.tag_ops)
+        saved = self.flow, self.dropped, self.inner_tpid, self.base, self.base_inner_tpid
+        start = len(self.out)
         self.apply_actions(bucket.actions, table_id=self.table_id)
-        # The next bucket must see the packet as it entered the group: undo the MPLS
-        # and PBB pushes and pops this bucket emitted (they changed the datapath packet
-        # at once).
-        while len(self.tag_ops) > saved_ops:
-            self.undo(self.tag_ops.pop(), saved_flow)
-        self.flow, self.dropped, self.inner_tpid = saved_flow, saved_dropped, saved_inner
+        emitted = self.out[start:]
+        if any(not isinstance(act, odp.Output | odp.Userspace) for act in emitted):
+            # The next bucket and the actions after the group see the packet as it
+            # entered the group: this bucket's changes ran on a copy (OVS's clone).
+            self.out[start:] = [odp.Clone(tuple(emitted))]
+        else:
+            saved = (*saved[:3], self.base, self.base_inner_tpid)  # nothing changed
+        self.flow, self.dropped, self.inner_tpid, self.base, self.base_inner_tpid = saved
 
     def bucket_live(self, bucket: Bucket, depth: int = 0) -> bool:
         if bucket.watch_port != OFPP_ANY:
@@ -658,8 +661,8 @@ class _Ctx(TagOps):
             self._commit_vlan(flow, base)
             base = self.base
         for name, target in fk.SET_TARGETS.items():
-            if target.kind == fk.SET_PIPELINE:
-                continue
+            if target.kind == fk.SET_PIPELINE or target.kind == fk.SET_RESHAPE:
+                continue  # nothing to emit / emitted when it happened
             if target.kind == fk.SET_HEADER and name != "vlan_vid" and \
                     not fk.has_field(flow, name):
                 continue  # another protocol's name for the same key bits (tcp_src/udp_src)

@@ -1,24 +1,27 @@
 """xlate_tags: a translation's header-stack operations -- VLAN, MPLS and PBB pushes
-and pops, copy-TTL, re-parsing the packet after a pop, and taking them back at the end
-of a group bucket.
+and pops, copy-TTL, set_field on eth_type/ip_proto, and re-parsing the packet after
+them.
 
 Sits inside switch_agent/xlate.py: ``TagOps`` is a base of xlate's per-translation
 context (``_Ctx``), whose state it reads and writes (``flow``: the key the pipeline
 sees; ``base``: the key of the packet as the datapath actions emitted so far leave it;
 ``inner_tpid``/``base_inner_tpid``: the inner VLAN tag's TPID, which the key does not
-hold; ``tag_ops``: what a bucket must undo).  After pop_mpls (to a non-MPLS type),
-pop_pbb and copy_ttl_out the headers behind are parsed from the packet itself
+hold).  After pop_mpls (to a non-MPLS type), pop_pbb, copy_ttl_out and a set_field on
+eth_type or ip_proto the headers behind are parsed from the packet itself
 (``reparse``) and the result is marked slow (not cached): OVS recirculates instead.
+A group bucket's pushes and pops need no taking back: xlate runs each bucket's
+datapath actions in a clone of the packet.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from datapath import flow as dflow
 from datapath import odp_actions as odp
 from datapath import packet as dpk
 from datapath.meter import METER_PASS
+from switch_agent import flowkey as fk
 
 if TYPE_CHECKING:
     from switch_agent.xlate import XlateResult
@@ -37,19 +40,6 @@ _get = dflow.key_get
 _put = dflow.key_put
 
 
-class _TagOp(NamedTuple):
-    """A push or pop emitted in a group bucket, and what taking it back needs."""
-
-    kind: str  # push_mpls, pop_mpls, push_pbb, pop_pbb
-    eth_type: int = 0  # MPLS: the ethertype before
-    lse: int = 0  # pop_mpls: the entry popped
-    before: int = 0  # PBB: ``base`` before
-    before_tpid: int = 0x8100  # PBB: ``base_inner_tpid`` before
-    after: int | None = None  # pop_pbb: the customer frame's key (None: unknown)
-    after_tpid: int = 0x8100
-    itag: int = 0  # pop_pbb: the I-TAG TCI popped
-
-
 class TagOps:
     """The push/pop/copy-TTL half of a translation context (see the module docstring)."""
 
@@ -60,7 +50,6 @@ class TagOps:
         in_dp_port: int
         inner_tpid: int
         base_inner_tpid: int
-        tag_ops: list[_TagOp]
         result: XlateResult
 
         @property
@@ -97,7 +86,6 @@ class TagOps:
         else:
             lse = 0x100 | _get(self.flow, "ip_ttl")  # label 0, BoS, TTL from IP
         self.out.append(odp.PushMpls(ethertype, lse))
-        self.tag_ops.append(_TagOp("push_mpls", eth_type))
         self.flow = self.base = _put(_put(self.flow, "mpls_lse", lse), "eth_type", ethertype)
 
     def pop_mpls(self, ethertype: int) -> None:
@@ -106,8 +94,6 @@ class TagOps:
         if _get(self.flow, "eth_type") not in _MPLS_TYPES:
             return
         self.out.append(odp.PopMpls(ethertype))
-        self.tag_ops.append(_TagOp("pop_mpls", _get(self.flow, "eth_type"),
-                                   _get(self.flow, "mpls_lse")))
         self.flow = self.base = _put(_put(self.flow, "mpls_lse", 0), "eth_type", ethertype)
         if ethertype in _MPLS_TYPES:
             return  # still MPLS: the key holds the next entry's place, nothing new to see
@@ -133,7 +119,6 @@ class TagOps:
             isid = _get(flow, "pbb_isid")
         pcp = tci >> 13 if tci & 0x1000 else 0
         self.out.append(odp.PushPbb(pcp << 29 | isid))
-        self.tag_ops.append(_TagOp("push_pbb", before=self.base, before_tpid=self.base_inner_tpid))
         key = _put(flow & _PBB_KEEP, "eth_type", _PBB_TYPE)  # nothing else is parsed in PBB
         self.flow = self.base = _put(key, "pbb_isid", isid)
         self.inner_tpid = self.base_inner_tpid = 0x8100
@@ -145,21 +130,26 @@ class TagOps:
         self.result.wildcards |= _ETH_TYPE_MASK
         if _get(self.flow, "eth_type") != _PBB_TYPE:
             return
-        before, before_tpid = self.base, self.base_inner_tpid
-        itag = _get(before, "pbb_isid")  # the I-TAG's other bits are not in the key
-        packet = None if self.frame is None else run_actions(self.frame, self.out,
-                                                              self.in_dp_port)
-        at = None if packet is None else dpk.ethertype_offset(packet)
-        if packet is not None and at is not None and len(packet) >= at + 6:
-            itag = int.from_bytes(packet[at + 2:at + 6], "big")
         self.out.append(odp.PopPbb())
         self.result.slow = True
         self.flow = self.base = self.flow & _PBB_POPPED  # what is known without the packet
-        after = None
-        if packet is not None:
-            after = self.reparse(self.flow)
-        self.tag_ops.append(_TagOp("pop_pbb", before=before, before_tpid=before_tpid,
-                                   after=after, after_tpid=self.inner_tpid, itag=itag))
+        if self.frame is not None:
+            self.reparse(self.flow)
+
+    def reshape(self, name: str, value: int) -> None:
+        """set_field on eth_type or ip_proto (``flowkey.SET_RESHAPE``): the headers behind
+        become another protocol's.  Emitted at once; like pop_mpls, what later tables see
+        is parsed from the packet and the result is not cached."""
+        self.result.wildcards |= _FMASK[fk.SET_TARGETS[name].key_field]
+        old = _get(self.flow, fk.SET_TARGETS[name].key_field)
+        if old == value:
+            return
+        self.commit()
+        self.out.append(odp.SetField(name, value))
+        self.result.slow = True
+        self.flow = self.base = fk.apply_set_field(self.flow, name, value)
+        if self.frame is not None:
+            self.reparse(self.flow)
 
     def reparse(self, flow: int) -> int | None:
         """``flow`` and ``base`` := the key of the packet as the actions emitted so far
@@ -201,29 +191,6 @@ class TagOps:
                 lse = int.from_bytes(packet[at + 2:at + 6], "big")
                 self.flow = _put(self.flow, "mpls_lse", lse)
                 self.base = _put(self.base, "mpls_lse", lse)
-
-    def undo(self, op: _TagOp, saved_flow: int) -> None:
-        """Emit the datapath actions that take back push/pop ``op``."""
-        if op.kind == "push_mpls":
-            self.out.append(odp.PopMpls(op.eth_type))
-            self.base = _put(_put(self.base, "eth_type", op.eth_type), "mpls_lse",
-                             _get(saved_flow, "mpls_lse"))
-        elif op.kind == "pop_mpls":
-            self.out.append(odp.PushMpls(op.eth_type, op.lse))
-            self.base = _put(_put(self.base, "eth_type", op.eth_type), "mpls_lse", op.lse)
-        elif op.kind == "push_pbb":
-            self.out.append(odp.PopPbb())  # the customer frame is as it was pushed
-            self.base, self.base_inner_tpid = op.before, op.before_tpid
-        else:  # pop_pbb: the customer frame as it was popped, the backbone header again
-            if op.after is not None:
-                self.flow = op.after | (self.flow & ~dflow.FULL_MASK)
-                self.inner_tpid = op.after_tpid
-                self.commit()
-            self.out.append(odp.PushPbb(op.itag, _get(op.before, "eth_dst"),
-                                        _get(op.before, "eth_src")))
-            for tpid, tci in reversed(vlan_stack(op.before, op.before_tpid)):
-                self.out.append(odp.PushVlan(tpid, tci))  # B-TAGs
-            self.base, self.base_inner_tpid = op.before, op.before_tpid
 
 
 class _Capture:

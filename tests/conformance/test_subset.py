@@ -9,7 +9,7 @@ THROUGHPUT_SECONDS (the tester compares rates, so the expected values do not cha
 
 EXPECTED_PASS lists what the agent passed when the list was made (tree of 2026-11-21
 04:02, HEAD d2e19b5; PBB, copy-TTL and the re-padded pop cases added 05:25 on 078e219
-with issue 7's PBB work): any of those failing is a regression. Known failures, also
+with issue 7's PBB work; the eth_type/ip_proto/mpls_bos set_field cases 2026-11-21 08:05): any of those failing is a regression. Known failures, also
 run so they show in the output but not asserted, with what the tester said then:
 
 - group/00_ALL#1: "Received unexpected throughput: {'in_port': 2} 1738kbps, {'in_port': 3}
@@ -67,6 +67,9 @@ EXPECTED_PASS = (
     "action/11_COPY_TTL_OUT#1", "action/12_COPY_TTL_IN#1",
     "action/26_PUSH_PBB#1", "action/27_POP_PBB#1", "action/25_SET_FIELD/37_PBB_ISID#1",
     "match/13_TCP_SRC_IPv4#10", "match/19_ICMPV4_TYPE#7",
+    # issue 7: set_field on eth_type, ip_proto (after pop_mpls) and mpls_bos
+    "action/25_SET_FIELD/05_ETH_TYPE#1", "action/25_SET_FIELD/10_IP_PROTO_IPv4#3",
+    "action/25_SET_FIELD/36_MPLS_BOS#1",
 )
 
 EXPECTED_PASS_OF10 = (

@@ -362,12 +362,18 @@ def test_set_targets_cover_every_oxm_field() -> None:
         if target.kind == fk.SET_HEADER:
             assert target.dp_field in pk.FIELD_LAYOUTS
             assert target.bits == pk.FIELD_BITS[name]
+        elif target.kind == fk.SET_RESHAPE:
+            assert target.dp_field in pk.SHAPE_FIELDS
+            assert target.bits == pk.FIELD_BITS[name]
         else:
             assert target.dp_field is None
     assert fk.SET_TARGETS["vlan_vid"] == (fk.SET_HEADER, "vlan_vid", 12, "vlan_tci", 0, 12)
     assert fk.SET_TARGETS["ip_dscp"] == (fk.SET_HEADER, "ip_dscp", 6, "ip_tos", 2, 6)
     assert fk.SET_TARGETS["mpls_tc"] == (fk.SET_HEADER, "mpls_tc", 3, "mpls_lse", 9, 3)
     assert fk.SET_TARGETS["arp_op"] == (fk.SET_HEADER, "arp_op", 16, "ip_proto", 0, 8)
+    assert fk.SET_TARGETS["eth_type"] == (fk.SET_RESHAPE, "eth_type", 16, "eth_type", 0, 16)
+    assert fk.SET_TARGETS["ip_proto"] == (fk.SET_RESHAPE, "ip_proto", 8, "ip_proto", 0, 8)
+    assert fk.SET_TARGETS["mpls_bos"] == (fk.SET_HEADER, "mpls_bos", 1, "mpls_lse", 8, 1)
     assert fk.SET_TARGETS["tunnel_id"].kind == fk.SET_TUNNEL
     assert fk.SET_TARGETS["metadata"].kind == fk.SET_PIPELINE
 

@@ -193,6 +193,8 @@ ACTIONS: list[tuple[str, tuple[a.Action, ...]]] = [
       a.Output(OFPP_CONTROLLER, 0xFFFF), a.Output(3, 0), a.Output(OFPP_IN_PORT, 0),
       a.Output(OFPP_NORMAL, 0))),
     ("output:2 , output:3", (a.Output(2, 0), a.Output(3, 0))),
+    ("set_field:0x8847->dl_type,set_field:0->mpls_bos,set_field:17->nw_proto",
+     (a.SetField("eth_type", 0x8847), a.SetField("mpls_bos", 0), a.SetField("ip_proto", 17))),
 ]
 
 
@@ -310,7 +312,10 @@ ERRORS: list[tuple[str, dict, str]] = [
                                               "needs eth_type=0x0800 (ip)"),
     ("ip,actions=push_mpls:0x8847,set_field:1.1.1.1->ip_src", {}, "lacks correct prerequisites"),
     ("actions=set_field:5->vlan_pcp", {}, "needs a VLAN tag"),
-    ("ip,actions=set_field:1->eth_type", {}, "eth_type is read-only"),
+    ("ip,actions=set_field:1->in_port", {}, "in_port is read-only"),
+    ("tcp,actions=set_field:17->ip_proto,set_field:1->tcp_src", {}, "lacks correct prerequisites"),
+    ("ip,actions=set_field:0x8847->eth_type,set_field:1.1.1.1->ip_src", {},
+     "lacks correct prerequisites"),
     ("ip,actions=set_field:1->nw_ttl", {}, "not a field set_field can write"),
     ("dl_vlan=1,actions=set_field:3->vlan_vid", {}, "OFPVID_PRESENT"),
     ("tcp,actions=set_field:0x5/0xff->tcp_src", {}, "masked set_field"),

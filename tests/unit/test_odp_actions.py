@@ -605,6 +605,19 @@ def test_set_tunnel_reaches_following_outputs() -> None:
     assert (ctx.tun_id, ctx.tun_ipv4_dst, ctx.tun_ipv4_src) == (0x1234, 0x0A000002, 0x0A000001)
 
 
+def test_clone_runs_on_a_copy_and_restores_the_tunnel() -> None:
+    frame = eth(ipv4(udp(payload=bytes(40)), 17), 0x0800)  # no padding after the pop
+    ctx = a.PacketCtx(in_port=1, tun_id=7)
+    inner = (a.SetTunnel(0x55, 0x0A000002), a.PushVlan(0x8100, 5), a.Output(2),
+             a.Clone((a.PopVlan(), a.Output(3))), a.Output(4))
+    env = run([a.Clone(inner), a.Output(1)], frame, ctx)
+    tagged = frame[:12] + bytes.fromhex("81000005") + frame[12:]
+    assert env.outputs == [(2, tagged), (3, frame), (4, tagged), (1, frame)]
+    assert env.tunnels == [(0x55, 0x0A000002, 0)] * 3 + [(7, 0, 0)]
+    assert a.format_actions([a.Clone((a.PopVlan(), a.Output(3))), a.Output(1)]) == \
+        "clone(pop_vlan,3),1"
+
+
 def test_userspace() -> None:
     frame = eth(ipv4(udp(payload=bytes(100)), 17), 0x0800)
     env = run([a.Userspace(b"\x01\x02", None), a.Userspace(b"cookie", 64)], frame)

@@ -373,7 +373,8 @@ def test_table_features_values(lab):
     assert match["ipv4_src"] is True and match["in_port"] is False and len(match) == 40
     assert len(p[OFPTFPT_WILDCARDS].fields) == 40
     setfields = dict(p[OFPTFPT_APPLY_SETFIELD].fields)
-    assert "eth_dst" in setfields and "in_port" not in setfields and "eth_type" not in setfields
+    assert "eth_dst" in setfields and "in_port" not in setfields and "ipv6_exthdr" not in setfields
+    assert {"eth_type", "ip_proto", "mpls_bos"} <= set(setfields)  # OF1.3 allows; OVS not
     assert len(first.properties) == 14
     q = props(last)
     assert q[OFPTFPT_NEXT_TABLES].table_ids == ()

@@ -369,6 +369,14 @@ def test_set_field_extra_zero_padding_is_accepted() -> None:
     assert decode_all(data) == (a.SetField("tcp_dst", 22),)
 
 
+@pytest.mark.parametrize(("name", "value"), [("eth_type", 0x8848), ("ip_proto", 17),
+                                             ("mpls_bos", 0)])
+def test_set_field_on_protocol_fields_is_accepted(name: str, value: int) -> None:
+    # OF1.3.5 table 12 lets a switch set them (OVS refuses them as read-only).
+    assert decode_all(set_field(tlv(name, value))) == (a.SetField(name, value),)
+    assert v13.encode_actions([a.SetField(name, value)]) == set_field(tlv(name, value))
+
+
 def test_pop_mpls_takes_any_ethertype() -> None:
     assert decode_all(action(v13.OFPAT_POP_MPLS, b"\x12\x34\x00\x00")) == (a.PopMpls(0x1234),)
 
@@ -491,9 +499,7 @@ def test_set_field_bad_len(data: bytes) -> None:
         set_field(tlv("eth_dst", 0, hasmask=True, mask=0xFFFFFFFFFFFF)),  # masked, all-ones
         set_field(tlv("ipv4_src", 1), padding=b"\x00\x00\x01\x00"),  # padding not zero
         set_field(tlv("in_port", 1)),  # the spec forbids it
-        set_field(tlv("eth_type", 0x0800)),  # read-only in OVS
-        set_field(tlv("ip_proto", 6)),
-        set_field(tlv("mpls_bos", 1)),
+        set_field(tlv("mpls_bos", 2)),  # wider than its bit
         set_field(tlv("vlan_vid", 5)),  # no OFPVID_PRESENT
         set_field(tlv("vlan_vid", 0)),
         set_field(tlv("vlan_vid", 0x2005)),  # wider than 13 bits
@@ -504,7 +510,7 @@ def test_set_field_bad_len(data: bytes) -> None:
         set_field(tlv("mpls_label", 0x100000)),
         set_field(tlv("mpls_tc", 8)),
     ],
-    ids=["masked", "masked-exact", "padding", "in_port", "eth_type", "ip_proto", "mpls_bos",
+    ids=["masked", "masked-exact", "padding", "in_port", "mpls_bos2",
          "vid-no-present", "vid-none", "vid-wide", "pcp8", "dscp64", "ecn4", "flabel", "mpls_label",
          "mpls_tc"],
 )
