@@ -56,7 +56,9 @@ tun_ipv4_dst) into the key; an output to a tunnel port takes the tunnel fields a
 reused, so an output without ``SetTunnel`` to a port with remote_ip=flow is dropped).
 
 Link state and vanished devices are polled every ``port_check_interval`` seconds
-(and on ``check_ports()``); the megaflow masks are re-ranked at the same pace.
+(and on ``check_ports()``); the megaflow masks are re-ranked at the same pace, and a
+port with an ``rx_audit`` (a receive ring) is asked whether frames wait that its
+socket does not report.
 """
 
 from __future__ import annotations
@@ -696,6 +698,10 @@ class Datapath:
         if self._loop is None:
             return
         self.check_ports()
+        for port in list(self._ports.values()):
+            audit = getattr(port.netdev, "rx_audit", None)
+            if audit is not None and port.fd is not None and audit():
+                self._wake(port)  # frames its socket does not report (a receive ring's)
         self.cache.megaflows.rank()
         self._timer = self._loop.call_later(self.port_check_interval, self._periodic)
 

@@ -11,12 +11,12 @@ says what the kernel left undone (netdev.py's helpers then finish the frame), wi
 the interface ioctls of datapath/linux_if.py. No threads: the owner waits on `fileno()` (asyncio add_reader) and
 drains with `recv_batch`.
 
-Receive ring, off by default (one frame of a flood went unaccounted -- neither in
-rx_packets nor in the kernel's drops, tests/integration/test_controller_stress.py's
-accounting check -- not understood yet): with mmsg and ``rx_ring=N`` (e.g.
-netdev_ring.DEFAULT_FRAMES) a port receives through a TPACKET_V2 ring
-(datapath/netdev_ring.py): recvmmsg costs ~1.0-1.4 us per 64-byte frame here, the
-ring ~0.35 us. Frames too big for a slot come from the socket queue, one recvmmsg per
+Receive ring, on by default (``rx_ring=netdev_ring.DEFAULT_FRAMES``; 0 turns it off):
+with mmsg a port receives through a TPACKET_V2 ring (datapath/netdev_ring.py):
+recvmmsg costs ~1.0-1.4 us per 64-byte frame here, the ring ~0.35 us.  Frames the
+kernel claimed a slot for and never wrote are counted as rx_dropped (the kernel's
+tp_packets - tp_drops against the slots read, ``stats``); ``rx_audit``, called on the
+datapath's port timer, finds frames the socket's readiness does not report. Frames too big for a slot come from the socket queue, one recvmmsg per
 batch (`_recv_copy`); without a ring (rx_ring=0, or refused) recvmmsg/recvmsg as below.
 
 Lone frames (what low rates bring, often to a process that just woke up, when every
@@ -73,6 +73,7 @@ from datapath.netdev import (
     offload_frame,
 )
 from datapath.netdev_ring import (  # the <linux/if_packet.h> numbers are defined there once
+    DEFAULT_FRAMES,
     SOL_PACKET,
     TP_STATUS_VLAN_TPID_VALID,
     TP_STATUS_VLAN_VALID,
@@ -430,7 +431,7 @@ class SystemNetdev(_LinuxNetdev):
         rcvbuf: int = 4 << 20,
         qdisc_bypass: bool = False,
         offload: bool = False,
-        rx_ring: int = 0,
+        rx_ring: int = DEFAULT_FRAMES,
     ) -> None:
         super().__init__()
         self.offload = offload
@@ -479,20 +480,39 @@ class SystemNetdev(_LinuxNetdev):
         self.rx_ring = ring  # the TPACKET_V2 receive ring, None without one (datapath/netdev_ring.py)
         self._queue_checked = 0.0  # last look at the socket queue beside the ring (see _recv_ring)
         self._copies: list[tuple[int, int]] = []  # (length, flags) of a ring batch's copies
+        self._claimed = 0  # frames the kernel put in the ring (its tp_packets - tp_drops)
+        self._lost = 0  # of those, never written (counted in rx_dropped)
 
     def fileno(self) -> int | None:
         return None if self._closed else self._fd
 
     @property
     def stats(self) -> NetdevStats:
-        """Counters, with the kernel's socket drops (receive buffer full) folded into rx_dropped."""
+        """Counters, with the kernel's socket drops (receive buffer or ring full) folded
+        into rx_dropped, and, with a ring, the frames it claimed a slot for and never
+        wrote (the module docstring).  A frame still being written at this moment may
+        count as lost once too: what is reported never goes down."""
         if not self._closed:
             try:
                 raw = self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, _TPACKET_STATS.size)
-                self._stats.rx_dropped += _TPACKET_STATS.unpack(raw)[1]  # read resets it
             except OSError:
-                pass
+                return self._stats
+            packets, drops = _TPACKET_STATS.unpack(raw)  # reading resets them
+            self._stats.rx_dropped += drops
+            ring = self.rx_ring
+            if ring is not None:
+                self._claimed += packets - drops
+                lost = self._claimed - ring.taken - ring.unread()
+                if lost > self._lost:
+                    self._stats.rx_dropped += lost - self._lost
+                    self._lost = lost
         return self._stats
+
+    def rx_audit(self) -> bool:
+        """True when frames wait in the ring that the socket may not report (the
+        datapath then drains this port); called every fraction of a second."""
+        ring = self.rx_ring
+        return ring is not None and not self._closed and ring.stranded()
 
     # -- receive
 

@@ -25,7 +25,7 @@ import pytest
 from datapath.linux_if import get_offloads, set_offloads
 from datapath.netdev import Netdev, insert_vlan, vlan_tag
 from datapath.netdev_linux import ETH_P_ALL, SystemNetdev
-from datapath.netdev_ring import DEFAULT_FRAMES
+from datapath.netdev_ring import DEFAULT_FRAMES, FRAME_SIZE
 from datapath.netdev_tap import InternalNetdev
 from tests.integration.conftest import NetnsLab
 
@@ -772,6 +772,65 @@ def test_a_slot_the_kernel_never_fills_is_skipped(netns_lab: NetnsLab, monkeypat
         assert p.dev.recv_batch(64) == []  # maybe still being written: wait
         got = drain(p.dev, is_test_frame, 1, timeout=1.0)
         assert seqs(got) == [1]
+        stats = p.dev.stats  # the kernel counted two frames in the ring; one never came
+        assert (stats.rx_packets, stats.rx_dropped) == (1, 1)
+        assert p.dev.stats.rx_dropped == 1  # counted once
+    finally:
+        p.close()
+
+
+def test_frames_beyond_empty_slots_are_found_by_the_audit(netns_lab: NetnsLab) -> None:
+    # Frames wait further on while the head slot and the next are empty: receive does
+    # not look there (nothing says they are not being written), and the socket need not
+    # report them.  rx_audit, called on a timer, moves the reader to them when it has
+    # seen the same picture twice.
+    p = ring_pair(netns_lab, rx_ring=64)
+    slot = FRAME_SIZE
+    try:
+        ring = p.dev.rx_ring
+        assert ring is not None
+        for i in range(3):
+            p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, i))
+        deadline = time.monotonic() + 2
+        while not ring.view[2 * slot] & 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ring.u32[0] = ring.u32[slot // 4] = 0  # slots 0 and 1 claimed, never written
+        assert p.dev.recv_batch(64) == [] and ring.unread() == 1
+        assert p.dev.rx_audit() is False  # seen once
+        assert p.dev.rx_audit() is True
+        assert seqs([(bytes(f), v) for f, v in p.dev.recv_batch(64)]) == [2]
+        assert p.dev.rx_audit() is False
+        stats = p.dev.stats
+        assert (stats.rx_packets, stats.rx_dropped) == (1, 2)
+    finally:
+        p.close()
+
+
+def test_a_hole_that_fills_is_not_skipped_later(netns_lab: NetnsLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A slot still being written (the kernel fills slots of different CPUs out of
+    # order) is waited for; the timer of a hole that filled must not carry over to the
+    # next one, which would then be skipped at once and read a whole turn late.
+    import datapath.netdev_ring as netdev_ring
+
+    monkeypatch.setattr(netdev_ring, "HOLE_TIMEOUT", 0.05)
+    p = ring_pair(netns_lab, rx_ring=64)
+    slot = netdev_ring.FRAME_SIZE
+    try:
+        ring = p.dev.rx_ring
+        assert ring is not None
+        for turn in range(2):
+            base = ring.head
+            for i in range(2):
+                p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, turn * 2 + i))
+            deadline = time.monotonic() + 2
+            while not ring.view[(base + 1) * slot] & netdev_ring.TP_STATUS_USER and time.monotonic() < deadline:
+                time.sleep(0.01)
+            status = ring.u32[base * slot // 4]
+            ring.u32[base * slot // 4] = netdev_ring.TP_STATUS_KERNEL  # "still being written"
+            assert p.dev.recv_batch(64) == []
+            time.sleep(0.1)  # longer than HOLE_TIMEOUT since the first hole was seen
+            ring.u32[base * slot // 4] = status  # written now
+            assert seqs(drain(p.dev, is_test_frame, 2, timeout=1.0)) == [turn * 2, turn * 2 + 1]
     finally:
         p.close()
 
