@@ -178,6 +178,8 @@ class Datapath:
         offload: bool = True,
         busy_poll: float = 0.0002,
         busy_poll_limit: float = 0.002,
+        warm_poll: float = 0.001,
+        warm_for: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch < 1 or upcall_queue_len < 1 or upcall_batch < 1:
@@ -199,6 +201,12 @@ class Datapath:
         # seconds per wake-up; 0 turns it off.
         self.busy_poll = busy_poll
         self.busy_poll_limit = busy_poll_limit
+        # Warm poll (see _warm): while frames came in the last ``warm_for`` seconds, look
+        # at the ports every ``warm_poll`` seconds; 0 turns it off.
+        self.warm_poll = warm_poll
+        self.warm_for = warm_for
+        self._warm_timer: asyncio.TimerHandle | None = None
+        self._last_rx = 0.0
         self._sent_ports: set[_Port] = set()  # ports _flush sent to since the last wake-up
         self._offload_pending = False  # OffloadFrames may be queued for output
         self.clock = clock
@@ -245,6 +253,9 @@ class Datapath:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._warm_timer is not None:
+            self._warm_timer.cancel()
+            self._warm_timer = None
         self._loop = None
         self._deliver_scheduled = False
 
@@ -304,9 +315,36 @@ class Datapath:
             self._wake(port)  # more may be queued: come back after others had their turn
 
     def _on_readable(self, port: _Port) -> None:
+        """The selector's callback: ``port`` has frames."""
+        self._read(port)
+
+    def _read(self, port: _Port) -> None:
         self._sent_ports.clear()
-        if self._drain(port) and self.busy_poll > 0:
-            self._poll_window(port)
+        if self._drain(port):
+            if self.busy_poll > 0:
+                self._poll_window(port)
+            if self.warm_poll > 0 and port.fd is not None:
+                self._last_rx = time.monotonic()
+                if self._warm_timer is None and self._loop is not None:
+                    self._warm_timer = self._loop.call_later(self.warm_poll, self._warm)
+
+    def _warm(self) -> None:
+        """The warm poll: a frame after ~10 ms of sleep meets a cold process -- from the
+        selector's return to the frame read ~35-45 us here against ~20 us when the same
+        code ran a millisecond before (measured with a 10 ms ping; the kernel's wake-up
+        adds ~60 us either way).  So while frames keep coming (the last within
+        ``warm_for`` seconds), every ``warm_poll`` seconds the ports with a file
+        descriptor are read once, as a wake-up would: the code and data a frame needs
+        stay warm, and a frame the selector has not reported yet is taken.  Costs ~1-2%
+        of a CPU while it runs; an idle datapath stops it (no timer, no CPU)."""
+        self._warm_timer = None
+        if self._loop is None or time.monotonic() - self._last_rx > self.warm_for:
+            return
+        for port in list(self._ports.values()):
+            if port.fd is not None:
+                self._read(port)
+        if self._warm_timer is None and self._loop is not None:
+            self._warm_timer = self._loop.call_later(self.warm_poll, self._warm)
 
     def _poll_window(self, port: _Port) -> None:
         """The busy-poll window: keep draining ``port`` and the ports its frames went

@@ -6,9 +6,9 @@ datapath/packet.py (header layouts, offsets, checksum arithmetic).  It owns the
 per-field writers: IPv4 addresses (header and pseudo-header checksums), TTL, TCP/UDP/
 SCTP ports (L4 checksum; SCTP's CRC32c by its delta), MACs, IPv6 ND options, the
 ethertype and IP protocol (``packet.SHAPE_FIELDS``), and the generic layout writer for
-every other field of ``packet.FIELD_LAYOUTS``.  IPv4 header
-and TCP/UDP/ICMP/ICMPv6 checksums are updated incrementally (RFC 1624); a wrong
-checksum stays exactly as wrong; UDP checksum 0 stays 0.
+every other field of ``packet.FIELD_LAYOUTS``.  IPv4 header and TCP/UDP/ICMP/ICMPv6
+checksums are updated incrementally (RFC 1624); a wrong checksum stays exactly as
+wrong; UDP checksum 0 stays 0.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ with mmsg a port receives through a TPACKET_V2 ring (datapath/netdev_ring.py):
 recvmmsg costs ~1.0-1.4 us per 64-byte frame here, the ring ~0.35 us.  Frames the
 kernel claimed a slot for and never wrote are counted as rx_dropped (the kernel's
 tp_packets - tp_drops against the slots read, ``stats``); ``rx_audit``, called on the
-datapath's port timer, finds frames the socket's readiness does not report. Frames too big for a slot come from the socket queue, one recvmmsg per
-batch (`_recv_copy`); without a ring (rx_ring=0, or refused) recvmmsg/recvmsg as below.
+datapath's port timer, finds frames the socket's readiness does not report.  Frames
+too big for a slot come from the socket queue, one recvmmsg per batch
+(`_recv_copy`); without a ring (rx_ring=0, or refused) recvmmsg/recvmsg as below.
 
 Lone frames (what low rates bring, often to a process that just woke up, when every
 Python statement costs ~10x its warm time) take a shorter path: a batch of one is

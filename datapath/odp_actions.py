@@ -13,8 +13,8 @@ The model (frozen, slotted dataclasses; OVS's odp action in brackets):
   with the frame (at most ``max_len`` bytes) and opaque userdata; ``SetField(field,
   value)`` / ``SetMasked(field, value, mask)`` [set / set_masked] for every field of
   ``packet.FIELD_LAYOUTS`` and ``packet.SHAPE_FIELDS`` (eth_type, ip_proto; values
-  are ints: a MAC is a 48-bit int, an IPv6 address a 128-bit one); ``SetTunnel(tun_id, ipv4_dst, ipv4_src)`` [set(tunnel)], read by a
-  tunnel port's output; ``PushVlan(tpid, tci)`` / ``PopVlan()``; ``PushMpls(ethertype,
+  are ints: a MAC is a 48-bit int, an IPv6 address a 128-bit one); ``SetTunnel(tun_id,
+  ipv4_dst, ipv4_src)`` [set(tunnel)], read by a tunnel port's output; ``PushVlan(tpid, tci)`` / ``PopVlan()``; ``PushMpls(ethertype,
   lse)`` / ``PopMpls(ethertype)``; ``PushPbb(itag, eth_dst, eth_src)`` / ``PopPbb()``
   (802.1ah backbone header; no OVS counterpart, OVS has no PBB); ``CopyTtlOut()`` /
   ``CopyTtlIn()`` (MPLS <-> next label or IP; not in OVS either); ``Meter(meter_id)``;
@@ -583,14 +583,12 @@ def compile_actions(actions: Sequence[Action], env: ActionEnv) -> Executor:
     cut: int | None = None
     for action in actions:
         if isinstance(action, SetField | SetMasked):
-            if action.field not in pk.SHAPE_FIELDS:
-                group.append(action)
-                continue
-            # The headers behind are read anew after an ethertype or IP protocol
-            # rewrite: the sets after it must not share the offsets found before.
             group.append(action)
-            steps.append(_set_group_step(group))
-            group = []
+            if action.field in pk.SHAPE_FIELDS:
+                # The headers behind are read anew after an ethertype or IP protocol
+                # rewrite: the sets after it must not share the offsets found before.
+                steps.append(_set_group_step(group))
+                group = []
             continue
         if group:
             steps.append(_set_group_step(group))

@@ -193,7 +193,7 @@ class _Recorder:
 
     def lookup(self, ctx: xl._Ctx, table_id: int) -> tuple[FlowRule | None, int]:
         rule, wildcards = ctx.x.tables.lookup(table_id, ctx.flow, count=False)
-        start = len(_flat(ctx.out))
+        start = _emitted(ctx)
         if rule is None:
             record = self.add(ctx, _Record(MISS, 0, "no match", start, table_id=table_id,
                                            key=ctx.flow, wildcards=wildcards))
@@ -216,10 +216,10 @@ class _Recorder:
                 text = "apply_actions(" + fa.format_action_list(inst.actions) + ")"
             else:
                 text = fa.format_actions((inst,))
-            record = self.add(ctx, _Record(INSTRUCTION, 1, text, len(_flat(ctx.out)), item=inst))
+            record = self.add(ctx, _Record(INSTRUCTION, 1, text, _emitted(ctx), item=inst))
             self.depth = 2
             yield inst
-            record.end = len(_flat(ctx.out))
+            record.end = _emitted(ctx)
             if isinstance(inst, ofa.WriteActions | ofa.ClearActions):
                 record.notes.append("action set: " + _format_action_set(ctx))
             elif isinstance(inst, ofa.WriteMetadata):
@@ -231,7 +231,7 @@ class _Recorder:
         for action in actions:
             if ctx.dropped:
                 break
-            record = self.add(ctx, _Record(ACTION, base, fa.format_action(action), len(_flat(ctx.out)),
+            record = self.add(ctx, _Record(ACTION, base, fa.format_action(action), _emitted(ctx),
                                            item=action))
             before = ctx.flow
             if isinstance(action, ofa.Group):
@@ -240,13 +240,14 @@ class _Recorder:
                 record.notes.append(_normal_note(ctx))
             self.depth = base + 1
             yield action
-            record.end = len(_flat(ctx.out))
-            record.notes += _action_notes(ctx, action, before, _flat(ctx.out)[record.start:record.end])
+            record.end = _emitted(ctx)
+            emitted = _flat(ctx.out)[record.start:record.end]
+            record.notes += _action_notes(ctx, action, before, emitted)
             self.depth = base
         self.depth = base
 
     def action_set(self, ctx: xl._Ctx, actions: tuple[ofa.Action, ...]) -> None:
-        self.add(ctx, _Record(ACTION_SET, 0, fa.format_action_list(actions), len(_flat(ctx.out))))
+        self.add(ctx, _Record(ACTION_SET, 0, fa.format_action_list(actions), _emitted(ctx)))
         self.depth = 1
 
     def group(self, ctx: xl._Ctx, group_id: int, entry: xl.GroupEntry | None) -> None:
@@ -273,7 +274,7 @@ class _Recorder:
         text = f"bucket {index}: {fa.format_action_list(bucket.actions)}"
         if entry.type == OFPGT_SELECT:
             text += f" (weight {bucket.weight}, chosen by the flow's hash)"
-        self.add(ctx, _Record(BUCKET, depth, text, len(_flat(ctx.out)), group_id=entry.group_id,
+        self.add(ctx, _Record(BUCKET, depth, text, _emitted(ctx), group_id=entry.group_id,
                               bucket=index))
         self.depth = depth + 1
 
@@ -337,6 +338,11 @@ def _unsent(ctx: xl._Ctx, port: int) -> str:
 
 
 # ------------------------------------------------------------------ trace
+
+
+def _emitted(ctx: xl._Ctx) -> int:
+    """How many datapath actions the walk emitted so far (clones inlined)."""
+    return len(_flat(ctx.out))
 
 
 def _flat(actions: list[odp.Action] | tuple[odp.Action, ...]) -> tuple[odp.Action, ...]:

@@ -599,8 +599,6 @@ class _Ctx(TagOps):
             # The next bucket and the actions after the group see the packet as it
             # entered the group: this bucket's changes ran on a copy (OVS's clone).
             self.out[start:] = [odp.Clone(tuple(emitted))]
-        else:
-            saved = (*saved[:3], self.base, self.base_inner_tpid)  # nothing changed
         self.flow, self.dropped, self.inner_tpid, self.base, self.base_inner_tpid = saved
 
     def bucket_live(self, bucket: Bucket, depth: int = 0) -> bool:

@@ -892,3 +892,43 @@ def test_busy_poll_window_ends_when_an_upcall_waits_and_never_spins_on_memory_po
         dp.close()
 
     asyncio.run(scenario())
+
+
+# ------------------------------------------------------------------ the warm poll
+
+
+def test_warm_poll_reads_the_ports_while_frames_come_then_stops():
+    async def scenario():
+        dp, a, b, seen = socket_line(busy_poll=0, warm_poll=0.002, warm_for=0.05)
+        dp.attach()
+        a.inject(udp_frame())
+        assert await wait_until(lambda: len(b.sent) == 1)
+        reads = a.reads
+        await asyncio.sleep(0.02)
+        assert a.reads >= reads + 3 and len(seen) == 1  # read without a wake-up
+        # A frame the selector does not report (its reader gone) is taken by the poll.
+        asyncio.get_running_loop().remove_reader(a.fileno())
+        a.inject(udp_frame())
+        assert await wait_until(lambda: len(b.sent) == 2, timeout=0.5)
+        # No frame for warm_for: the timer stops, the ports are left alone.
+        await asyncio.sleep(0.12)
+        reads = a.reads
+        await asyncio.sleep(0.05)
+        assert a.reads == reads and dp._warm_timer is None
+        dp.close()
+
+    asyncio.run(scenario())
+
+
+def test_warm_poll_off():
+    async def scenario():
+        dp, a, b, seen = socket_line(busy_poll=0, warm_poll=0)
+        dp.attach()
+        a.inject(udp_frame())
+        assert await wait_until(lambda: len(b.sent) == 1)
+        reads = a.reads
+        await asyncio.sleep(0.02)
+        assert a.reads == reads and dp._warm_timer is None
+        dp.close()
+
+    asyncio.run(scenario())
