@@ -683,6 +683,13 @@ def ring_pair(lab: NetnsLab, **netdev_args: object) -> Pair:
     return p
 
 
+def wait_for_slot(ring: object, slot: int, timeout: float = 2.0) -> None:
+    """Until the kernel has handed ring slot ``slot`` to us (TP_STATUS_USER)."""
+    deadline = time.monotonic() + timeout
+    while not ring.view[slot * FRAME_SIZE] & 1 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.01)
+
+
 def seqs(frames: list[tuple[bytes, int]]) -> list[int]:
     return [struct.unpack_from("!I", data, 14)[0] for data, _ in frames]
 
@@ -765,9 +772,7 @@ def test_a_slot_the_kernel_never_fills_is_skipped(netns_lab: NetnsLab, monkeypat
         assert ring is not None
         for i in range(2):
             p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, i))
-        deadline = time.monotonic() + 2
-        while not ring.view[netdev_ring.FRAME_SIZE] & netdev_ring.TP_STATUS_USER and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for_slot(ring, 1)
         ring.u32[0] = netdev_ring.TP_STATUS_KERNEL  # slot 0: claimed by the kernel, never filled
         assert p.dev.recv_batch(64) == []  # maybe still being written: wait
         got = drain(p.dev, is_test_frame, 1, timeout=1.0)
@@ -791,9 +796,7 @@ def test_frames_beyond_empty_slots_are_found_by_the_audit(netns_lab: NetnsLab) -
         assert ring is not None
         for i in range(3):
             p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, i))
-        deadline = time.monotonic() + 2
-        while not ring.view[2 * slot] & 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for_slot(ring, 2)
         ring.u32[0] = ring.u32[slot // 4] = 0  # slots 0 and 1 claimed, never written
         assert p.dev.recv_batch(64) == [] and ring.unread() == 1
         assert p.dev.rx_audit() is False  # seen once
@@ -822,9 +825,7 @@ def test_a_hole_that_fills_is_not_skipped_later(netns_lab: NetnsLab, monkeypatch
             base = ring.head
             for i in range(2):
                 p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, turn * 2 + i))
-            deadline = time.monotonic() + 2
-            while not ring.view[(base + 1) * slot] & netdev_ring.TP_STATUS_USER and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_for_slot(ring, base + 1)
             status = ring.u32[base * slot // 4]
             ring.u32[base * slot // 4] = netdev_ring.TP_STATUS_KERNEL  # "still being written"
             assert p.dev.recv_batch(64) == []
