@@ -85,6 +85,7 @@ from tests.integration.conftest import (  # noqa: E402
 
 GEN_CPU, SW_CPU = 0, 1
 BUSY_POLL: float | None = None  # --busy-poll, handed to the worker
+WARM_POLL: float | None = None  # --warm-poll, handed to the worker
 RX_RING: int | None = None  # --rx-ring, handed to the worker
 FLOWS = (1, 10_000)
 WARMUP = 0.5  # seconds of traffic before the measuring window opens
@@ -429,6 +430,8 @@ class Ours(Switch):
                 "--ours-worker", self.line.a_if, self.line.b_if, "--seconds", str(self.lifetime)]
         if BUSY_POLL is not None:
             argv += ["--busy-poll", str(BUSY_POLL)]
+        if WARM_POLL is not None:
+            argv += ["--warm-poll", str(WARM_POLL)]
         if RX_RING is not None:
             argv += ["--rx-ring", str(RX_RING)]
         self.proc = self.lab.popen(self.line.sw, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -501,7 +504,7 @@ def _plain(obj: Any) -> Any:
 
 
 def ours_worker(a_if: str, b_if: str, lifetime: float, busy_poll: float | None = None,
-                rx_ring: int | None = None) -> None:
+                rx_ring: int | None = None, warm_poll: float | None = None) -> None:
     """Run the datapath between a_if and b_if (this process's namespace) until stdin
     closes or `lifetime` seconds pass. Protocol on stdout, one JSON object per line:
     {"ready": true} once forwarding, then one answer per "stats" line read from stdin.
@@ -523,7 +526,12 @@ def ours_worker(a_if: str, b_if: str, lifetime: float, busy_poll: float | None =
         sys.stdout.write(json.dumps(obj) + "\n")
         sys.stdout.flush()
 
-    dp = Datapath("bench") if busy_poll is None else Datapath("bench", busy_poll=busy_poll)
+    dp_args: dict[str, Any] = {}
+    if busy_poll is not None:
+        dp_args["busy_poll"] = busy_poll
+    if warm_poll is not None:
+        dp_args["warm_poll"] = warm_poll
+    dp = Datapath("bench", **dp_args)
     p1 = dp.port_add(SystemNetdev(a_if) if rx_ring is None else SystemNetdev(a_if, rx_ring=rx_ring))
     p2 = dp.port_add(SystemNetdev(b_if) if rx_ring is None else SystemNetdev(b_if, rx_ring=rx_ring))
     dp.flow_put(make_key(in_port=p1), make_mask(in_port=True), [Output(p2)])
@@ -707,16 +715,19 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--busy-poll", type=float, default=None, metavar="SECONDS",
                         help="this datapath's busy-poll window (default: Datapath's; 0: off)")
+    parser.add_argument("--warm-poll", type=float, default=None, metavar="SECONDS",
+                        help="this datapath's warm-poll interval (default: Datapath's; 0: off)")
     parser.add_argument("--rx-ring", type=int, default=None, metavar="FRAMES",
                         help="this datapath's receive ring per port (default: SystemNetdev's; 0: recvmmsg)")
     parser.add_argument("--ours-worker", nargs=2, metavar=("A_IF", "B_IF"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ours_worker:
         a_if, b_if = args.ours_worker
-        ours_worker(a_if, b_if, lifetime=args.seconds, busy_poll=args.busy_poll, rx_ring=args.rx_ring)
+        ours_worker(a_if, b_if, lifetime=args.seconds, busy_poll=args.busy_poll, rx_ring=args.rx_ring,
+                    warm_poll=args.warm_poll)
         return
-    global BUSY_POLL, RX_RING
-    BUSY_POLL, RX_RING = args.busy_poll, args.rx_ring
+    global BUSY_POLL, RX_RING, WARM_POLL
+    BUSY_POLL, RX_RING, WARM_POLL = args.busy_poll, args.rx_ring, args.warm_poll
     if not 0.5 <= args.seconds <= 600:
         parser.error("--seconds must be within 0.5 .. 600")
     switches = [s for s in args.switches.split(",") if s]

@@ -334,15 +334,18 @@ class Datapath:
         code ran a millisecond before (measured with a 10 ms ping; the kernel's wake-up
         adds ~60 us either way).  So while frames keep coming (the last within
         ``warm_for`` seconds), every ``warm_poll`` seconds the ports with a file
-        descriptor are read once, as a wake-up would: the code and data a frame needs
-        stay warm, and a frame the selector has not reported yet is taken.  Costs ~1-2%
-        of a CPU while it runs; an idle datapath stops it (no timer, no CPU)."""
+        descriptor are read once, as a wake-up would, unless a frame came within the
+        last ``warm_poll`` seconds anyway: the code and data a frame needs stay warm,
+        and a frame the selector has not reported yet is taken.  Costs ~1-2% of a CPU
+        while it runs; an idle datapath stops it (no timer, no CPU)."""
         self._warm_timer = None
-        if self._loop is None or time.monotonic() - self._last_rx > self.warm_for:
+        idle = time.monotonic() - self._last_rx
+        if self._loop is None or idle > self.warm_for:
             return
-        for port in list(self._ports.values()):
-            if port.fd is not None:
-                self._read(port)
+        if idle >= self.warm_poll:  # else frames are coming anyway: the process is warm
+            for port in list(self._ports.values()):
+                if port.fd is not None:
+                    self._read(port)
         if self._warm_timer is None and self._loop is not None:
             self._warm_timer = self._loop.call_later(self.warm_poll, self._warm)
 
