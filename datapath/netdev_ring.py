@@ -272,19 +272,21 @@ class RxPacketRing:
         if view[head * FRAME_SIZE + _STATUS_LOW] & TP_STATUS_USER:
             return True
         status = bytes(view[_STATUS_LOW :: FRAME_SIZE]).translate(_KEEP_USER)
+        after = status[head + 1 :] + status[:head]  # the slots after the head, in ring order
         held = range(self._held_at, self._held_at + self._held)
-        for i in range(1, self.frames):
-            slot = (head + i) % self.frames
-            if status[slot] and slot not in held:
-                if self._stranded_at != head:
-                    self._stranded_at = head  # seen once: look again next time
-                    return False
-                self._stranded_at = -1
-                self.head = slot
-                self._hole_since = 0.0
-                return True
+        i = after.find(1)
+        while i >= 0 and (head + 1 + i) % self.frames in held:
+            i = after.find(1, i + 1)
+        if i < 0:
+            self._stranded_at = -1
+            return False
+        if self._stranded_at != head:
+            self._stranded_at = head  # seen once: look again next time
+            return False
         self._stranded_at = -1
-        return False
+        self.head = (head + 1 + i) % self.frames
+        self._hole_since = 0.0
+        return True
 
     def _skip_hole(self, head: int) -> None:
         """The head slot is not ours but the next one is: either the kernel is still

@@ -140,8 +140,9 @@ class TagOps:
         """set_field on eth_type or ip_proto (``flowkey.SET_RESHAPE``): the headers behind
         become another protocol's.  Emitted at once; like pop_mpls, what later tables see
         is parsed from the packet and the result is not cached."""
-        self.result.wildcards |= _FMASK[fk.SET_TARGETS[name].key_field]
-        old = _get(self.flow, fk.SET_TARGETS[name].key_field)
+        key_field = fk.SET_TARGETS[name].key_field
+        self.result.wildcards |= _FMASK[key_field]
+        old = _get(self.flow, key_field)
         if old == value:
             return
         self.commit()

@@ -25,7 +25,7 @@ import pytest
 from datapath.linux_if import get_offloads, set_offloads
 from datapath.netdev import Netdev, insert_vlan, vlan_tag
 from datapath.netdev_linux import ETH_P_ALL, SystemNetdev
-from datapath.netdev_ring import DEFAULT_FRAMES, FRAME_SIZE
+from datapath.netdev_ring import DEFAULT_FRAMES, FRAME_SIZE, RxPacketRing
 from datapath.netdev_tap import InternalNetdev
 from tests.integration.conftest import NetnsLab
 
@@ -690,6 +690,16 @@ def wait_for_slot(ring: object, slot: int, timeout: float = 2.0) -> None:
         time.sleep(0.01)
 
 
+def frames_in_ring(p: Pair, count: int) -> RxPacketRing:
+    """p's ring once test frames 0..count-1 are in slots 0..count-1."""
+    ring = p.dev.rx_ring
+    assert ring is not None and ring.head == 0
+    for i in range(count):
+        p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, i))
+    wait_for_slot(ring, count - 1)
+    return ring
+
+
 def seqs(frames: list[tuple[bytes, int]]) -> list[int]:
     return [struct.unpack_from("!I", data, 14)[0] for data, _ in frames]
 
@@ -768,11 +778,7 @@ def test_a_slot_the_kernel_never_fills_is_skipped(netns_lab: NetnsLab, monkeypat
     monkeypatch.setattr(netdev_ring, "HOLE_TIMEOUT", 0.05)
     p = ring_pair(netns_lab)
     try:
-        ring = p.dev.rx_ring
-        assert ring is not None
-        for i in range(2):
-            p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, i))
-        wait_for_slot(ring, 1)
+        ring = frames_in_ring(p, 2)
         ring.u32[0] = netdev_ring.TP_STATUS_KERNEL  # slot 0: claimed by the kernel, never filled
         assert p.dev.recv_batch(64) == []  # maybe still being written: wait
         got = drain(p.dev, is_test_frame, 1, timeout=1.0)
@@ -790,14 +796,9 @@ def test_frames_beyond_empty_slots_are_found_by_the_audit(netns_lab: NetnsLab) -
     # report them.  rx_audit, called on a timer, moves the reader to them when it has
     # seen the same picture twice.
     p = ring_pair(netns_lab, rx_ring=64)
-    slot = FRAME_SIZE
     try:
-        ring = p.dev.rx_ring
-        assert ring is not None
-        for i in range(3):
-            p.h1_sock.send(make_frame(FOREIGN_MAC, H1_MAC, i))
-        wait_for_slot(ring, 2)
-        ring.u32[0] = ring.u32[slot // 4] = 0  # slots 0 and 1 claimed, never written
+        ring = frames_in_ring(p, 3)
+        ring.u32[0] = ring.u32[FRAME_SIZE // 4] = 0  # slots 0 and 1 claimed, never written
         assert p.dev.recv_batch(64) == [] and ring.unread() == 1
         assert p.dev.rx_audit() is False  # seen once
         assert p.dev.rx_audit() is True
